@@ -1,0 +1,79 @@
+//! The running application: shared state and the HTTP server around it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::http;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> Arc<Self> {
+        Arc::new(Self { pool, clock, config })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let applied = db::run_migrations(&config.database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied database migrations");
+    }
+    let pool = db::connect(&config.database_url, config.database_pool_size)?;
+    let state = AppState::new(pool, Arc::new(SystemClock), config.clone());
+    let acceptor = TcpListener::bind(config.bind_addr).into_acceptor().await?;
+    let local = acceptor.local_addr();
+    tracing::info!(addr = ?local, public_url = %config.public_url, "listening");
+    run(acceptor, state, shutdown_signal()).await
+}
+
+/// Serves `state` on an already bound acceptor until `shutdown` resolves.
+pub async fn run(
+    acceptor: TcpAcceptor,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace;
+    let routes = http::routes(state);
+    poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(routes, shutdown, Some(grace)).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,180 @@
+//! Configuration, read from environment variables only. Every variable is documented in the README.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: the PostgreSQL connection string.
+    pub database_url: String,
+    /// `DATABASE_POOL_SIZE`: connections per process (default 16).
+    pub database_pool_size: usize,
+    /// `BIND_ADDR`: where the HTTP server listens (default `127.0.0.1:8080`).
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_URL`: the address users reach the server at (default `http://<BIND_ADDR>`).
+    pub public_url: String,
+    pub sessions: SessionPolicy,
+    pub login_throttle: LoginThrottle,
+    /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// `MAX_BODY_BYTES`: largest accepted request body (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// `SHUTDOWN_GRACE`: how long in-flight requests may run after SIGTERM (default `30s`).
+    pub shutdown_grace: Duration,
+    /// `LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// `SESSION_IDLE_TIMEOUT`: a session unused this long ends (default `7d`).
+    pub idle_timeout: Duration,
+    /// `SESSION_MAX_AGE`: a session ends this long after sign-in whatever its use (default `30d`).
+    pub max_age: Duration,
+}
+
+/// Limits on failed sign-ins, counted in a sliding window.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    /// `LOGIN_FAILURE_WINDOW` (default `15m`).
+    pub window: Duration,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT` (default 5).
+    pub max_per_account: i64,
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 20).
+    pub max_per_address: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { idle_timeout: Duration::from_secs(7 * 86_400), max_age: Duration::from_secs(30 * 86_400) }
+    }
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self { window: Duration::from_secs(15 * 60), max_per_account: 5, max_per_address: 20 }
+    }
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    reason: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, which returns a variable's value if set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let database_url = var("DATABASE_URL").ok_or(ConfigError {
+            name: "DATABASE_URL",
+            reason: "must be set (the README's run command sets it for you)".into(),
+        })?;
+        let bind_addr: SocketAddr = parse(var("BIND_ADDR"), "BIND_ADDR", "127.0.0.1:8080".parse().ok())?;
+        let public_url = var("PUBLIC_URL")
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{bind_addr}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError { name: "PUBLIC_URL", reason: "must start with http:// or https://".into() });
+        }
+        let defaults = SessionPolicy::default();
+        let throttle = LoginThrottle::default();
+        Ok(Self {
+            database_url,
+            database_pool_size: parse(var("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", Some(16))?,
+            bind_addr,
+            public_url,
+            sessions: SessionPolicy {
+                idle_timeout: duration(var("SESSION_IDLE_TIMEOUT"), "SESSION_IDLE_TIMEOUT", defaults.idle_timeout)?,
+                max_age: duration(var("SESSION_MAX_AGE"), "SESSION_MAX_AGE", defaults.max_age)?,
+            },
+            login_throttle: LoginThrottle {
+                window: duration(var("LOGIN_FAILURE_WINDOW"), "LOGIN_FAILURE_WINDOW", throttle.window)?,
+                max_per_account: parse(
+                    var("LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    Some(throttle.max_per_account),
+                )?,
+                max_per_address: parse(
+                    var("LOGIN_MAX_FAILURES_PER_ADDRESS"),
+                    "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    Some(throttle.max_per_address),
+                )?,
+            },
+            trust_forwarded_for: parse(var("TRUST_FORWARDED_FOR"), "TRUST_FORWARDED_FOR", Some(false))?,
+            max_body_bytes: parse(var("MAX_BODY_BYTES"), "MAX_BODY_BYTES", Some(64 * 1024))?,
+            shutdown_grace: duration(var("SHUTDOWN_GRACE"), "SHUTDOWN_GRACE", Duration::from_secs(30))?,
+            log_json: match var("LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(_) => {
+                    return Err(ConfigError { name: "LOG_FORMAT", reason: "must be `text` or `json`".into() });
+                }
+            },
+        })
+    }
+
+    /// Whether cookies must carry the `Secure` flag.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn parse<T: std::str::FromStr>(value: Option<String>, name: &'static str, default: Option<T>) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
+        Some(raw) => raw.trim().parse().map_err(|err: T::Err| ConfigError { name, reason: err.to_string() }),
+        None => default.ok_or(ConfigError { name, reason: "must be set".into() }),
+    }
+}
+
+fn duration(value: Option<String>, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        Some(raw) => humantime::parse_duration(raw.trim()).map_err(|err| ConfigError { name, reason: err.to_string() }),
+        None => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned()))
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_given() {
+        let config = config(&[("DATABASE_URL", "postgres://localhost/db")]).expect("valid");
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(!config.secure_cookies());
+        assert_eq!(config.login_throttle.max_per_account, 5);
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let config =
+            config(&[("DATABASE_URL", "postgres://x"), ("PUBLIC_URL", "https://tickets.example/")]).expect("valid");
+        assert_eq!(config.public_url, "https://tickets.example");
+        assert!(config.secure_cookies());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("DATABASE_URL", "postgres://x"), ("SESSION_MAX_AGE", "forever")]).expect_err("invalid");
+        assert!(err.to_string().contains("SESSION_MAX_AGE"));
+        assert!(config(&[]).expect_err("missing").to_string().contains("DATABASE_URL"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Embedded migrations, applied at start-up under a PostgreSQL advisory lock so that several replicas
+//! starting at once apply each migration exactly once.
+
+use diesel::RunQueryDsl;
+use diesel::connection::Connection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Arbitrary constant naming the advisory lock that serialises migrations across replicas.
+const MIGRATION_LOCK_KEY: i64 = 0x7469_636b_6574_7300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("cannot take the migration lock: {0}")]
+    Lock(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Run(String),
+    #[error("migration task panicked")]
+    Panicked,
+}
+
+/// Applies every pending migration and returns the versions it applied.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateError> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || migrate_blocking(&url)).await.map_err(|_| MigrateError::Panicked)?
+}
+
+fn migrate_blocking(database_url: &str) -> Result<Vec<String>, MigrateError> {
+    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(database_url)?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        .map_err(|err| MigrateError::Run(err.to_string()));
+    let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(&mut conn);
+    let applied = applied?;
+    unlocked?;
+    Ok(applied)
+}

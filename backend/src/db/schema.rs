@@ -1,0 +1,83 @@
+//! Table definitions matching `backend/migrations`. Kept by hand, checked by the test suite, which runs
+//! every query against the migrated schema.
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        email_lower -> Text,
+        client_addr -> Text,
+        failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        title -> Text,
+        price -> Int8,
+        currency -> Text,
+        status -> Text,
+        held_until -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Int8,
+        kind -> Text,
+        aggregate_id -> Uuid,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox_deliveries (event_id, consumer) {
+        event_id -> Int8,
+        consumer -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(tickets -> users (owner_id));
+diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    login_failures,
+    tickets,
+    outbox_events,
+    outbox_deliveries,
+);

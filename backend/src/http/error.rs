@@ -1,0 +1,225 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Every error, whether raised by a domain module, by request parsing or by routing, leaves the server as
+//! `{"errors":[{"code","message","field"?}]}` with a fitting status. Server-side failures are logged with
+//! their cause and answered with a body that says nothing internal.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::accounts::AccountsError;
+use crate::db::DbError;
+use crate::listings::ListingsError;
+use crate::validation::Invalid;
+
+/// The error body of every failed request.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    pub errors: Vec<ErrorItem>,
+}
+
+/// One reason a request failed.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorItem {
+    /// Stable, machine-readable code, e.g. `email_taken`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request field this error is about, when there is one.
+    #[oai(skip_serializing_if_is_none)]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn single(code: &str, message: impl Into<String>) -> Self {
+        Self { errors: vec![ErrorItem { code: code.to_owned(), message: message.into(), field: None }] }
+    }
+
+    fn field(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self {
+            errors: vec![ErrorItem { code: code.to_owned(), message: message.into(), field: Some(field.to_owned()) }],
+        }
+    }
+}
+
+/// Error responses shared by every operation.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed: bad JSON, wrong types, bad parameters.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid session was presented.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The session may not do this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Nothing with this id exists for the caller.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state (stale version, already taken).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Well-formed, but one or more fields break a rule; `field` names each.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Too many attempts; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// The server failed; the body says nothing more.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency (the database) is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl ApiError {
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized(Json(ErrorBody::single("unauthenticated", "Sign in to continue.")))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(Json(ErrorBody::single("not_found", format!("No such {what}."))))
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::Conflict(Json(ErrorBody::single(code, message)))
+    }
+
+    pub fn internal() -> Self {
+        Self::Internal(Json(ErrorBody::single("internal", "Something went wrong on our side. Please try again.")))
+    }
+
+    pub fn unavailable() -> Self {
+        Self::Unavailable(Json(ErrorBody::single(
+            "service_unavailable",
+            "The service is temporarily unavailable. Please try again shortly.",
+        )))
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        let errors = invalid
+            .0
+            .into_iter()
+            .map(|e| ErrorItem { code: e.code.to_owned(), message: e.message, field: Some(e.field.to_owned()) })
+            .collect();
+        Self::Unprocessable(Json(ErrorBody { errors }))
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::unavailable()
+            }
+            DbError::Query(cause) => {
+                tracing::error!(error = %cause, "database query failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(err: AccountsError) -> Self {
+        match err {
+            AccountsError::Invalid(invalid) => invalid.into(),
+            AccountsError::EmailTaken => {
+                Self::Conflict(Json(ErrorBody::field("email_taken", "email", "This email is already registered.")))
+            }
+            AccountsError::InvalidCredentials => Self::Unauthorized(Json(ErrorBody::single(
+                "invalid_credentials",
+                "The email or password is incorrect.",
+            ))),
+            AccountsError::Unauthenticated => Self::unauthorized(),
+            AccountsError::TooManyAttempts { retry_after_secs } => Self::TooManyRequests(
+                Json(ErrorBody::single(
+                    "too_many_attempts",
+                    format!("Too many failed sign-ins. Try again in {retry_after_secs} seconds."),
+                )),
+                retry_after_secs,
+            ),
+            AccountsError::PasswordHash(cause) => {
+                tracing::error!(error = %cause, "password hashing failed");
+                Self::internal()
+            }
+            AccountsError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<ListingsError> for ApiError {
+    fn from(err: ListingsError) -> Self {
+        match err {
+            ListingsError::Invalid(invalid) => invalid.into(),
+            ListingsError::NotFound => Self::not_found("ticket"),
+            ListingsError::StaleVersion { current } => Self::conflict(
+                "stale_version",
+                format!("This ticket changed since you loaded it (now version {current}). Reload and try again."),
+            ),
+            ListingsError::NotEditable { status } => Self::conflict(
+                "ticket_not_editable",
+                format!("This ticket is {status} and can no longer be changed or deleted."),
+            ),
+            ListingsError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// Turns any error that escaped the API layer (routing, parsing, authentication, panics) into the
+/// documented error body. Responses the API built itself pass through untouched.
+pub fn render_poem_error(err: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+    };
+
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let (code, message, field) = if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        // poem-openapi names path parameters by position here, so the name is not worth repeating.
+        ("invalid_parameter", format!("An id in the path is invalid: {}", e.reason), None)
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        ("invalid_parameter", format!("Parameter `{}` is invalid: {}", e.name, e.reason), Some(e.name))
+    } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        ("invalid_body", format!("The request body is invalid: {}", e.reason), None)
+    } else if err.is::<ContentTypeError>() {
+        ("unsupported_media_type", "The request body must be JSON (Content-Type: application/json).".into(), None)
+    } else if err.is::<AuthorizationError>() {
+        ("unauthenticated", "Sign in to continue.".into(), None)
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => ("route_not_found", "There is no such API route.".into(), None),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method_not_allowed", "This route does not accept that method.".into(), None)
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large.".into(), None),
+            StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed.".into(), None),
+            status if status.is_server_error() => {
+                tracing::error!(error = %err, %status, "request failed");
+                ("internal", "Something went wrong on our side. Please try again.".into(), None)
+            }
+            _ => ("request_rejected", status.canonical_reason().unwrap_or("Rejected").to_owned(), None),
+        }
+    };
+    let status = if err.is::<ContentTypeError>() { StatusCode::UNSUPPORTED_MEDIA_TYPE } else { status };
+    let body = match field {
+        Some(field) => ErrorBody::field(code, field, message),
+        None => ErrorBody::single(code, message),
+    };
+    Json(body).with_status(status).into_response()
+}

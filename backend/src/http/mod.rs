@@ -1,0 +1,72 @@
+//! The HTTP surface: the OpenAPI service under `/api`, its docs, and the middleware around everything.
+
+pub mod auth;
+mod body_limit;
+pub mod client_addr;
+pub mod error;
+pub mod text;
+
+use std::sync::Arc;
+
+use poem::middleware::{CatchPanic, CookieJarManager, Tracing};
+use poem::web::Redirect;
+use poem::{Endpoint, EndpointExt, Route, handler};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::accounts::api::AccountsApi;
+use crate::app::AppState;
+use crate::health::HealthApi;
+use crate::listings::api::ListingsApi;
+
+/// Groups of operations in the spec.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Accounts and sessions.
+    Users,
+    /// Listings.
+    Tickets,
+    /// Probes.
+    Health,
+}
+
+type Apis = (HealthApi, AccountsApi, ListingsApi);
+
+/// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
+/// written anywhere.
+pub fn api_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new((HealthApi, AccountsApi, ListingsApi), "Ticket Exchange", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Resell tickets: list a ticket, reserve one, pay within the hold, get a refund. Errors always \
+             have the body {\"errors\":[{\"code\",\"message\",\"field\"?}]}.",
+        )
+        .url_prefix("/api")
+}
+
+/// The spec as YAML, exactly as checked in at the repository root.
+pub fn spec_yaml() -> String {
+    api_service().spec_yaml()
+}
+
+#[handler]
+fn to_docs() -> Redirect {
+    Redirect::see_other("/api/docs")
+}
+
+/// Every route the server answers, with state and middleware attached.
+pub fn routes(state: Arc<AppState>) -> impl Endpoint {
+    let api = api_service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let max_body_bytes = state.config.max_body_bytes;
+    Route::new()
+        .at("/", to_docs)
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", api)
+        .data(state)
+        .with(CookieJarManager::new())
+        .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
+        .with(CatchPanic::new())
+        .catch_all_error(|err| async move { error::render_poem_error(err) })
+        .with(Tracing)
+}

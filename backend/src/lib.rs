@@ -1,0 +1,16 @@
+//! Ticket Exchange backend: a marketplace API for reselling tickets.
+//!
+//! Each domain lives in its own module (accounts, listings, outbox); `http` is the boundary that turns
+//! requests into domain calls and domain errors into responses. See ARCHITECTURE.md.
+
+pub mod accounts;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod listings;
+pub mod outbox;
+pub mod telemetry;
+pub mod validation;

@@ -1,0 +1,213 @@
+//! `/api/tickets`: browse, create, edit and delete listings.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::domain::TicketStatus;
+use super::{ListFilter, TicketDraft, TicketRow};
+use crate::app::AppState;
+use crate::http::ApiTags;
+use crate::http::auth::SessionAuth;
+use crate::http::error::ApiError;
+use crate::http::text::Text;
+
+/// Where a listing is in its life.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+enum TicketStatusView {
+    Available,
+    Held,
+    Sold,
+}
+
+impl From<TicketStatus> for TicketStatusView {
+    fn from(status: TicketStatus) -> Self {
+        match status {
+            TicketStatus::Available => Self::Available,
+            TicketStatus::Held => Self::Held,
+            TicketStatus::Sold => Self::Sold,
+        }
+    }
+}
+
+/// A listing.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct TicketView {
+    id: Uuid,
+    title: String,
+    /// Price in minor units of `currency` (cents).
+    price: i64,
+    /// ISO 4217 code.
+    currency: String,
+    status: TicketStatusView,
+    owner_id: Uuid,
+    /// Increases with every change; send it back when updating.
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TicketView {
+    fn new(row: TicketRow, now: DateTime<Utc>) -> Self {
+        Self {
+            status: row.status_at(now).into(),
+            id: row.id,
+            title: row.title,
+            price: row.price,
+            currency: row.currency,
+            owner_id: row.owner_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// One page of available listings, newest first.
+#[derive(Debug, Object)]
+struct TicketPage {
+    items: Vec<TicketView>,
+    /// How many listings match in all.
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// A new listing. Owner, status and version are set by the server.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct CreateTicketRequest {
+    /// 1 to 120 characters after trimming.
+    title: Text,
+    /// Price in minor units (cents), greater than 0 and at most 100000000.
+    price: i64,
+    /// ISO 4217 code: CAD (default), USD, EUR or GBP.
+    currency: Option<Text>,
+}
+
+/// New values for a listing, based on the version the client last saw.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct UpdateTicketRequest {
+    title: Text,
+    price: i64,
+    currency: Option<Text>,
+    /// The version this change is based on; a stale version gets 409.
+    version: i32,
+}
+
+#[derive(ApiResponse)]
+enum CreatedTicket {
+    /// Listed.
+    #[oai(status = 201)]
+    Created(Json<TicketView>),
+}
+
+#[derive(ApiResponse)]
+enum DeletedTicket {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct ListingsApi;
+
+#[OpenApi(tag = "ApiTags::Tickets", prefix_path = "/tickets")]
+impl ListingsApi {
+    /// Available listings, newest first. Anyone may browse.
+    #[oai(path = "/", method = "get", operation_id = "list_tickets")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// Only titles containing this text (case-insensitive).
+        q: Query<Option<String>>,
+        /// Lowest price, in minor units.
+        #[oai(name = "minPrice", validator(minimum(value = "0")))]
+        min_price: Query<Option<i64>>,
+        /// Highest price, in minor units.
+        #[oai(name = "maxPrice", validator(minimum(value = "0")))]
+        max_price: Query<Option<i64>>,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<i64>,
+        /// How many listings to skip.
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
+        offset: Query<i64>,
+    ) -> Result<Json<TicketPage>, ApiError> {
+        let filter = ListFilter {
+            text: q.0.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty()),
+            min_price: min_price.0,
+            max_price: max_price.0,
+            limit: limit.0,
+            offset: offset.0,
+        };
+        let now = state.now();
+        let (rows, total) = super::list_available(&state.pool, &filter, now).await?;
+        let items = rows.into_iter().map(|row| TicketView::new(row, now)).collect();
+        Ok(Json(TicketPage { items, total, limit: filter.limit, offset: filter.offset }))
+    }
+
+    /// One listing, in whatever state it is.
+    #[oai(path = "/:id", method = "get", operation_id = "get_ticket")]
+    async fn get(&self, state: Data<&Arc<AppState>>, id: Path<Uuid>) -> Result<Json<TicketView>, ApiError> {
+        let row = super::get(&state.pool, id.0).await?;
+        Ok(Json(TicketView::new(row, state.now())))
+    }
+
+    /// List a ticket for sale.
+    #[oai(path = "/", method = "post", operation_id = "create_ticket")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        body: Json<CreateTicketRequest>,
+    ) -> Result<CreatedTicket, ApiError> {
+        let who = auth.user(&state).await?;
+        let draft = TicketDraft::parse(body.title.as_str(), body.price, body.currency.as_ref().map(Text::as_str))?;
+        let now = state.now();
+        let row = super::create(&state.pool, who.user_id, &draft, now).await?;
+        Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
+    }
+
+    /// Change your own available listing.
+    #[oai(path = "/:id", method = "put", operation_id = "update_ticket")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateTicketRequest>,
+    ) -> Result<Json<TicketView>, ApiError> {
+        let who = auth.user(&state).await?;
+        let draft = TicketDraft::parse(body.title.as_str(), body.price, body.currency.as_ref().map(Text::as_str))?;
+        let now = state.now();
+        let row = super::update(&state.pool, who.user_id, id.0, &draft, body.version, now).await?;
+        Ok(Json(TicketView::new(row, now)))
+    }
+
+    /// Delete your own available listing.
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_ticket")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        id: Path<Uuid>,
+        /// The version the client last saw; when given, a stale version gets 409.
+        version: Query<Option<i32>>,
+    ) -> Result<DeletedTicket, ApiError> {
+        let who = auth.user(&state).await?;
+        super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
+        Ok(DeletedTicket::NoContent)
+    }
+}
+
+fn default_limit() -> i64 {
+    20
+}

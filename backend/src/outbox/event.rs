@@ -1,0 +1,50 @@
+//! Domain events: the facts that state changes record in the outbox, in the same transaction.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Something that happened. The JSON form (`{"type": "ticket.created", ...}`) is what consumers read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum Event {
+    #[serde(rename = "ticket.created")]
+    TicketCreated { ticket_id: Uuid, version: i32 },
+    #[serde(rename = "ticket.updated")]
+    TicketUpdated { ticket_id: Uuid, version: i32 },
+    #[serde(rename = "ticket.deleted")]
+    TicketDeleted { ticket_id: Uuid, version: i32 },
+}
+
+impl Event {
+    /// The stable name stored in `outbox_events.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TicketCreated { .. } => "ticket.created",
+            Self::TicketUpdated { .. } => "ticket.updated",
+            Self::TicketDeleted { .. } => "ticket.deleted",
+        }
+    }
+
+    /// The entity the event is about.
+    pub fn aggregate_id(&self) -> Uuid {
+        match self {
+            Self::TicketCreated { ticket_id, .. }
+            | Self::TicketUpdated { ticket_id, .. }
+            | Self::TicketDeleted { ticket_id, .. } => *ticket_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_the_serialized_type_tag() {
+        let event = Event::TicketUpdated { ticket_id: Uuid::nil(), version: 3 };
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(json["type"], event.kind());
+        assert_eq!(json["ticketId"], Uuid::nil().to_string());
+        assert_eq!(serde_json::from_value::<Event>(json).expect("round trip"), event);
+    }
+}

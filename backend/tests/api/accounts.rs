@@ -1,0 +1,220 @@
+use chrono::TimeDelta;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, error_fields, expect_error, expect_status};
+
+fn register_body(email: &str, password: &str) -> serde_json::Value {
+    json!({"email": email, "password": password, "termsAccepted": true})
+}
+
+#[tokio::test]
+async fn register_signs_in_by_cookie_and_by_bearer_token() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(Method::POST, "/api/users/register")
+        .json(&register_body("Ann@Example.com", "correct horse battery"))
+        .send()
+        .await
+        .expect("send");
+    let cookie = response.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    let body = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(body["user"]["email"], "Ann@Example.com");
+    let token = body["token"].as_str().expect("token");
+    assert!(token.len() >= 43, "at least 256 bits of token: {token}");
+    assert!(cookie.starts_with(&format!("tx_session={token};")), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+
+    let by_bearer = app.request(Method::GET, "/api/users/current-user").bearer_auth(token).send().await.expect("send");
+    assert_eq!(expect_status(by_bearer, StatusCode::OK).await["currentUser"]["email"], "Ann@Example.com");
+    let by_cookie = app
+        .request(Method::GET, "/api/users/current-user")
+        .header("cookie", format!("tx_session={token}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(expect_status(by_cookie, StatusCode::OK).await["currentUser"]["id"], body["user"]["id"]);
+    let anonymous = app.request(Method::GET, "/api/users/current-user").send().await.expect("send");
+    assert_eq!(expect_status(anonymous, StatusCode::OK).await["currentUser"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let app = TestApp::spawn_with(&[("PUBLIC_URL", "https://tickets.example")]).await;
+    let response = app
+        .request(Method::POST, "/api/users/register")
+        .json(&register_body("ann@example.com", "correct horse battery"))
+        .send()
+        .await
+        .expect("send");
+    assert!(response.headers()["set-cookie"].to_str().expect("ascii").contains("; Secure"));
+}
+
+#[tokio::test]
+async fn emails_are_unique_regardless_of_case() {
+    let app = TestApp::spawn().await;
+    app.register("ann@example.com").await;
+    let response = app
+        .request(Method::POST, "/api/users/register")
+        .json(&register_body("  ANN@example.COM ", "another password"))
+        .send()
+        .await
+        .expect("send");
+    let body = expect_error(response, StatusCode::CONFLICT, "email_taken").await;
+    assert_eq!(error_fields(&body), ["email"]);
+}
+
+#[tokio::test]
+async fn registration_rejects_bad_fields_all_at_once_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(Method::POST, "/api/users/register")
+        .json(&json!({"email": "not-an-email", "password": "short", "termsAccepted": false}))
+        .send()
+        .await
+        .expect("send");
+    let body = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email").await;
+    assert_eq!(error_fields(&body), ["email", "password", "termsAccepted"]);
+
+    let too_long = "x".repeat(129);
+    let response = app
+        .request(Method::POST, "/api/users/register")
+        .json(&register_body("ann@example.com", &too_long))
+        .send()
+        .await
+        .expect("send");
+    expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "too_long").await;
+
+    // Nothing was stored: the address is still free.
+    app.register("ann@example.com").await;
+}
+
+#[tokio::test]
+async fn registration_rejects_wrong_json_types() {
+    let app = TestApp::spawn().await;
+    for body in [
+        json!({"email": 12, "password": "correct horse battery", "termsAccepted": true}),
+        json!({"email": "ann@example.com", "password": true, "termsAccepted": true}),
+        json!({"email": "ann@example.com", "password": "correct horse battery", "termsAccepted": "yes"}),
+        json!({"email": "ann@example.com", "password": "correct horse battery"}),
+        json!(["ann@example.com"]),
+    ] {
+        let response = app.request(Method::POST, "/api/users/register").json(&body).send().await.expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.register("ann@example.com").await;
+    let mut bodies = Vec::new();
+    for (email, password) in [("ann@example.com", "wrong password!"), ("nobody@example.com", "correct horse battery")] {
+        let response = app
+            .request(Method::POST, "/api/users/login")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("send");
+        bodies.push(expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await);
+    }
+    assert_eq!(bodies[0], bodies[1]);
+
+    let response = app
+        .request(Method::POST, "/api/users/login")
+        .json(&json!({"email": "ANN@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("send");
+    let body = expect_status(response, StatusCode::OK).await;
+    assert!(body["token"].as_str().is_some_and(|token| !token.is_empty()));
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let response = app.authed(&ann, Method::POST, "/api/users/logout").send().await.expect("send");
+    assert!(response.headers()["set-cookie"].to_str().expect("ascii").contains("Max-Age=0"));
+    expect_status(response, StatusCode::NO_CONTENT).await;
+
+    let response = app
+        .authed(&ann, Method::POST, "/api/tickets")
+        .json(&json!({"title": "Concert", "price": 1000}))
+        .send()
+        .await
+        .expect("send");
+    expect_error(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let response = app.authed(&ann, Method::GET, "/api/users/current-user").send().await.expect("send");
+    assert_eq!(expect_status(response, StatusCode::OK).await["currentUser"], serde_json::Value::Null);
+    let response = app.authed(&ann, Method::POST, "/api/users/logout").send().await.expect("send");
+    expect_error(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
+    let app = TestApp::spawn_with(&[("SESSION_IDLE_TIMEOUT", "1h"), ("SESSION_MAX_AGE", "3h")]).await;
+    let current = |token: String| {
+        let request = app.request(Method::GET, "/api/users/current-user").bearer_auth(token);
+        async move { expect_status(request.send().await.expect("send"), StatusCode::OK).await["currentUser"].is_object() }
+    };
+    let idle = app.register("idle@example.com").await;
+    app.advance(TimeDelta::minutes(59));
+    assert!(current(idle.token.clone()).await, "used within the idle timeout");
+    app.advance(TimeDelta::minutes(61));
+    assert!(!current(idle.token.clone()).await, "idle for more than an hour");
+
+    let busy = app.register("busy@example.com").await;
+    for _ in 0..5 {
+        app.advance(TimeDelta::minutes(30));
+        assert!(current(busy.token.clone()).await);
+    }
+    app.advance(TimeDelta::minutes(31));
+    assert!(!current(busy.token.clone()).await, "past the absolute lifetime despite activity");
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account() {
+    let app = TestApp::spawn().await;
+    app.register("ann@example.com").await;
+    let login = |password: &'static str| {
+        app.request(Method::POST, "/api/users/login").json(&json!({"email": "ann@example.com", "password": password}))
+    };
+    for _ in 0..5 {
+        expect_error(
+            login("wrong password!").send().await.expect("send"),
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let response = login("correct horse battery").send().await.expect("send");
+    let retry_after: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+
+    app.advance(TimeDelta::minutes(15));
+    expect_status(login("correct horse battery").send().await.expect("send"), StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_client_address() {
+    let app = TestApp::spawn_with(&[("LOGIN_MAX_FAILURES_PER_ADDRESS", "3")]).await;
+    app.register("ann@example.com").await;
+    for n in 0..3 {
+        let response = app
+            .request(Method::POST, "/api/users/login")
+            .json(&json!({"email": format!("guess{n}@example.com"), "password": "whatever123"}))
+            .send()
+            .await
+            .expect("send");
+        expect_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let response = app
+        .request(Method::POST, "/api/users/login")
+        .json(&json!({"email": "ann@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("send");
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}

@@ -1,0 +1,89 @@
+use reqwest::{Method, StatusCode};
+
+use crate::support::{TestApp, expect_error, expect_status};
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_body() {
+    let app = TestApp::spawn().await;
+    expect_error(
+        app.request(Method::GET, "/api/nope").send().await.expect("send"),
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    )
+    .await;
+    expect_error(
+        app.request(Method::PATCH, "/api/tickets").send().await.expect("send"),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let register = || app.request(Method::POST, "/api/users/register");
+    let response = register().header("content-type", "application/json").body("{\"email\": ").send().await;
+    expect_error(response.expect("send"), StatusCode::BAD_REQUEST, "invalid_body").await;
+    let response = register().header("content-type", "text/plain").body("hello").send().await;
+    expect_error(response.expect("send"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    let response = register().send().await;
+    expect_error(response.expect("send"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+
+    let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(100 * 1024));
+    let response = register().header("content-type", "application/json").body(huge.clone()).send().await;
+    expect_error(response.expect("send"), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let chunked = reqwest::Body::wrap_stream(futures_util::stream::iter(
+        huge.into_bytes().chunks(1024).map(|chunk| Ok::<_, std::io::Error>(chunk.to_vec())).collect::<Vec<_>>(),
+    ));
+    let response = register().header("content-type", "application/json").body(chunked).send().await;
+    expect_error(response.expect("send"), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn bad_ids_in_paths_are_rejected() {
+    let app = TestApp::spawn().await;
+    let response = app.request(Method::GET, "/api/tickets/not-a-uuid").send().await.expect("send");
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    let response = app.request(Method::GET, &format!("/api/tickets/{}", uuid::Uuid::new_v4())).send().await;
+    expect_error(response.expect("send"), StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn probes_spec_and_docs_are_served() {
+    let app = TestApp::spawn().await;
+    let health =
+        expect_status(app.request(Method::GET, "/api/healthz").send().await.expect("send"), StatusCode::OK).await;
+    assert_eq!(health["status"], "ok");
+    let ready =
+        expect_status(app.request(Method::GET, "/api/readyz").send().await.expect("send"), StatusCode::OK).await;
+    assert_eq!(ready["status"], "ok");
+    let spec =
+        expect_status(app.request(Method::GET, "/api/openapi.json").send().await.expect("send"), StatusCode::OK).await;
+    assert!(spec["paths"]["/api/tickets"].is_object());
+    let docs = app.request(Method::GET, "/api/docs").send().await.expect("send");
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.expect("html").contains("swagger"));
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_is_unreachable() {
+    let app = TestApp::spawn_with(&[]).await;
+    let broken = ticket_exchange::db::connect("postgres://postgres@127.0.0.1:1/none", 1).expect("pool");
+    let mut config = ticket_exchange::config::Config::from_lookup(|name| {
+        (name == "DATABASE_URL").then(|| "postgres://postgres@127.0.0.1:1/none".to_owned())
+    })
+    .expect("config");
+    config.shutdown_grace = std::time::Duration::from_secs(1);
+    let state = ticket_exchange::app::AppState::new(broken, app.clock.clone(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+    tokio::spawn(ticket_exchange::app::run(acceptor, state, std::future::pending()));
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{url}/api/readyz")).send().await.expect("send");
+    assert_eq!(expect_status(ready, StatusCode::SERVICE_UNAVAILABLE).await["status"], "database unreachable");
+    let tickets = client.get(format!("{url}/api/tickets")).send().await.expect("send");
+    let body = expect_error(tickets, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    assert!(!body.to_string().contains("127.0.0.1"), "nothing internal leaks: {body}");
+}

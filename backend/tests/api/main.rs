@@ -1,0 +1,8 @@
+//! Tests of the backend through HTTP, against real PostgreSQL.
+
+mod accounts;
+mod errors;
+mod listings;
+mod migrations;
+mod openapi;
+mod support;

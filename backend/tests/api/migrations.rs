@@ -1,0 +1,32 @@
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::support::database::empty_database;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_at_once_apply_each_migration_once() {
+    let url = empty_database().await;
+    let runs = futures_util::future::join_all((0..3).map(|_| ticket_exchange::db::run_migrations(&url))).await;
+    let mut applied: Vec<String> = runs.into_iter().flat_map(|run| run.expect("migrations succeed")).collect();
+    applied.sort();
+    let unique = {
+        let mut unique = applied.clone();
+        unique.dedup();
+        unique
+    };
+    assert_eq!(applied, unique, "no migration ran twice");
+    assert!(applied.len() >= 2, "all migrations ran: {applied:?}");
+
+    // A restart finds nothing to do and the schema is in place.
+    assert!(ticket_exchange::db::run_migrations(&url).await.expect("rerun").is_empty());
+    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+    let count: Count =
+        diesel::sql_query("SELECT count(*) AS count FROM tickets").get_result(&mut conn).await.expect("query");
+    assert_eq!(count.count, 0);
+}

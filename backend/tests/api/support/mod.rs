@@ -1,0 +1,141 @@
+//! The test harness: a real server on a loopback port, over a database of its own, with a clock that
+//! moves only when the test says so.
+
+pub mod database;
+
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use poem::listener::TcpAcceptor;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use ticket_exchange::app::{self, AppState};
+use ticket_exchange::clock::ManualClock;
+use ticket_exchange::config::Config;
+use ticket_exchange::db::{self, DbPool};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub base_url: String,
+    pub clock: Arc<ManualClock>,
+    pub pool: DbPool,
+    client: reqwest::Client,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub user_id: Uuid,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts a server whose configuration has `vars` set on top of the defaults.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        let database_url = database::fresh_database().await;
+        let config = Config::from_lookup(|name| {
+            if name == "DATABASE_URL" {
+                return Some(database_url.clone());
+            }
+            if name == "DATABASE_POOL_SIZE" {
+                return Some("8".into());
+            }
+            vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+        })
+        .expect("test configuration");
+        let pool = db::connect(&config.database_url, config.database_pool_size).expect("pool");
+        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("time")));
+        let state = AppState::new(pool.clone(), clock.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(app::run(acceptor, state, async move {
+            let _ = stop.await;
+        }));
+        let client = reqwest::Client::builder().build().expect("client");
+        Self { base_url, clock, pool, client, _shutdown: shutdown }
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use ticket_exchange::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request with no session.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request carrying `session`'s bearer token.
+    pub fn authed(&self, session: &Session, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(&session.token)
+    }
+
+    pub async fn register(&self, email: &str) -> Session {
+        let response = self
+            .request(Method::POST, "/api/users/register")
+            .json(&json!({"email": email, "password": "correct horse battery", "termsAccepted": true}))
+            .send()
+            .await
+            .expect("register");
+        let body = expect_status(response, StatusCode::CREATED).await;
+        Session {
+            token: body["token"].as_str().expect("token").to_owned(),
+            user_id: body["user"]["id"].as_str().and_then(|id| id.parse().ok()).expect("user id"),
+        }
+    }
+
+    /// Lists a ticket as `session` and returns its JSON.
+    pub async fn create_ticket(&self, session: &Session, title: &str, price: i64) -> Value {
+        let response = self
+            .authed(session, Method::POST, "/api/tickets")
+            .json(&json!({"title": title, "price": price}))
+            .send()
+            .await
+            .expect("create ticket");
+        expect_status(response, StatusCode::CREATED).await
+    }
+}
+
+/// Asserts the status and returns the JSON body (`null` when empty).
+pub async fn expect_status(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") }
+}
+
+/// Asserts an error response: status, documented body shape, and the code of its first error.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let body = expect_status(response, status).await;
+    let errors = body["errors"].as_array().unwrap_or_else(|| panic!("error body without `errors`: {body}"));
+    assert!(!errors.is_empty(), "empty errors: {body}");
+    for error in errors {
+        assert!(error["code"].is_string() && error["message"].is_string(), "malformed error: {error}");
+    }
+    assert_eq!(errors[0]["code"], code, "unexpected error code in {body}");
+    body
+}
+
+/// The `field`s named by an error body.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,42 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! - `run`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set).
+//! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
+//! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
+
+mod openapi;
+mod postgres;
+mod run;
+mod system;
+mod test;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+fn main() -> std::process::ExitCode {
+    match dispatch() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("run") => run::run(&root),
+        Some("test") => test::test(&root, args[1..].iter().skip_while(|arg| *arg == "--").cloned().collect()),
+        Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
+        _ => bail!("usage: cargo xtask <run | test [-- nextest filters] | openapi [--check]>"),
+    }
+}
+
+fn project_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask run`: builds the server and runs it. Without `DATABASE_URL` it first starts a private
+//! PostgreSQL whose data lives in `.data/postgres` and survives restarts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+use crate::postgres::Cluster;
+use crate::system::{ensure_runtime_packages, run as run_command};
+
+static SERVER_PID: AtomicU32 = AtomicU32::new(0);
+
+pub fn run(root: &Path) -> Result<()> {
+    // Ctrl-C reaches the server directly (same process group); a SIGTERM aimed at this process is passed
+    // on. Either way the server drains and exits, and then the private database is stopped.
+    ctrlc::set_handler(|| {
+        let pid = SERVER_PID.load(Ordering::SeqCst);
+        if pid != 0 {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+    })?;
+
+    let (cluster, database_url) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => (None, url),
+        _ => {
+            ensure_runtime_packages()?;
+            let cluster = Cluster::start(&root.join(".data/postgres"), &[])?;
+            cluster.ensure_database("ticket_exchange")?;
+            let url = cluster.url("ticket_exchange");
+            eprintln!("started a private PostgreSQL on port {} (data in .data/postgres)", cluster.port);
+            (Some(cluster), url)
+        }
+    };
+
+    run_command(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange"]))?;
+    let binary = target_dir(root).join("debug/ticket-exchange");
+    let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{bind}"));
+    let mut server = Command::new(&binary)
+        .env("DATABASE_URL", &database_url)
+        .env("BIND_ADDR", &bind)
+        .env("PUBLIC_URL", &public_url)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    SERVER_PID.store(server.id(), Ordering::SeqCst);
+    eprintln!("\nTicket Exchange is starting at {public_url}  (API docs: {public_url}/api/docs; Ctrl-C stops)\n");
+    let status = server.wait()?;
+    SERVER_PID.store(0, Ordering::SeqCst);
+    drop(cluster);
+    if !status.success() && status.code().is_some() {
+        bail!("the server exited with {status}");
+    }
+    Ok(())
+}
+
+/// Where cargo puts build output for this workspace.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
