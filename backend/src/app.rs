@@ -8,7 +8,8 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool};
-use crate::http;
+use crate::outbox::{Dispatcher, RetryPolicy, consumers};
+use crate::{http, jobs, payments};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -35,10 +36,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let pool = db::connect(&config.database_url, config.database_pool_size)?;
     let state = AppState::new(pool, Arc::new(SystemClock), config.clone());
+    let mut scheduler = if config.jobs.enabled {
+        Some(jobs::start(state.clone(), dispatcher(&state)).await?)
+    } else {
+        tracing::info!("background jobs disabled (BACKGROUND_JOBS=false)");
+        None
+    };
     let acceptor = TcpListener::bind(config.bind_addr).into_acceptor().await?;
     let local = acceptor.local_addr();
     tracing::info!(addr = ?local, public_url = %config.public_url, "listening");
-    run(acceptor, state, shutdown_signal()).await
+    let served = run(acceptor, state, shutdown_signal()).await;
+    if let Some(scheduler) = scheduler.as_mut() {
+        scheduler.shutdown().await?;
+    }
+    served
+}
+
+/// The outbox dispatcher with every consumer this process runs.
+pub fn dispatcher(state: &AppState) -> Dispatcher {
+    let policy = RetryPolicy { max_attempts: state.config.jobs.outbox_max_attempts, ..RetryPolicy::default() };
+    Dispatcher::new(state.pool.clone(), state.clock.clone(), policy)
+        .register(consumers::CANCEL_PAYMENT, payments::cancel_intent_for_order)
 }
 
 /// Serves `state` on an already bound acceptor until `shutdown` resolves.

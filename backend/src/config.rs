@@ -16,6 +16,8 @@ pub struct Config {
     pub public_url: String,
     pub sessions: SessionPolicy,
     pub login_throttle: LoginThrottle,
+    pub orders: OrderPolicy,
+    pub jobs: JobSettings,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     /// `MAX_BODY_BYTES`: largest accepted request body (default 64 KiB).
@@ -58,6 +60,48 @@ impl Default for LoginThrottle {
     }
 }
 
+/// Rules for reservations.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderPolicy {
+    /// `HOLD_DURATION`: how long a reservation holds a listing (default `15m`).
+    pub hold: Duration,
+    /// `MAX_LIVE_HOLDS`: live reservations one buyer may have at once (default 3).
+    pub max_live_holds: i64,
+}
+
+impl Default for OrderPolicy {
+    fn default() -> Self {
+        Self { hold: Duration::from_secs(15 * 60), max_live_holds: 3 }
+    }
+}
+
+/// Background work: the expiry sweep and the outbox dispatcher.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSettings {
+    /// `SWEEP_INTERVAL`: how often lapsed holds are released (default `5s`).
+    pub sweep_interval: Duration,
+    /// `SWEEP_BATCH`: holds released per transaction (default 500).
+    pub sweep_batch: i64,
+    /// `OUTBOX_INTERVAL`: how often due event deliveries are attempted (default `1s`).
+    pub outbox_interval: Duration,
+    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a delivery is parked (default 8).
+    pub outbox_max_attempts: i32,
+    /// `BACKGROUND_JOBS`: run the sweep and dispatcher in this process (default true).
+    pub enabled: bool,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            sweep_interval: Duration::from_secs(5),
+            sweep_batch: 500,
+            outbox_interval: Duration::from_secs(1),
+            outbox_max_attempts: 8,
+            enabled: true,
+        }
+    }
+}
+
 /// A variable that is set but cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} is invalid: {reason}")]
@@ -88,6 +132,8 @@ impl Config {
         }
         let defaults = SessionPolicy::default();
         let throttle = LoginThrottle::default();
+        let order_defaults = OrderPolicy::default();
+        let jobs = JobSettings::default();
         Ok(Self {
             database_url,
             database_pool_size: parse(var("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", Some(16))?,
@@ -109,6 +155,21 @@ impl Config {
                     "LOGIN_MAX_FAILURES_PER_ADDRESS",
                     Some(throttle.max_per_address),
                 )?,
+            },
+            orders: OrderPolicy {
+                hold: duration(var("HOLD_DURATION"), "HOLD_DURATION", order_defaults.hold)?,
+                max_live_holds: parse(var("MAX_LIVE_HOLDS"), "MAX_LIVE_HOLDS", Some(order_defaults.max_live_holds))?,
+            },
+            jobs: JobSettings {
+                sweep_interval: duration(var("SWEEP_INTERVAL"), "SWEEP_INTERVAL", jobs.sweep_interval)?,
+                sweep_batch: parse(var("SWEEP_BATCH"), "SWEEP_BATCH", Some(jobs.sweep_batch))?,
+                outbox_interval: duration(var("OUTBOX_INTERVAL"), "OUTBOX_INTERVAL", jobs.outbox_interval)?,
+                outbox_max_attempts: parse(
+                    var("OUTBOX_MAX_ATTEMPTS"),
+                    "OUTBOX_MAX_ATTEMPTS",
+                    Some(jobs.outbox_max_attempts),
+                )?,
+                enabled: parse(var("BACKGROUND_JOBS"), "BACKGROUND_JOBS", Some(jobs.enabled))?,
             },
             trust_forwarded_for: parse(var("TRUST_FORWARDED_FOR"), "TRUST_FORWARDED_FOR", Some(false))?,
             max_body_bytes: parse(var("MAX_BODY_BYTES"), "MAX_BODY_BYTES", Some(64 * 1024))?,

@@ -44,6 +44,24 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        hold_order_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        buyer_id -> Uuid,
+        ticket_id -> Uuid,
+        ticket_title -> Text,
+        price -> Int8,
+        currency -> Text,
+        status -> Text,
+        cancel_reason -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -72,12 +90,15 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
+diesel::joinable!(orders -> tickets (ticket_id));
+diesel::joinable!(orders -> users (buyer_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     login_failures,
     tickets,
+    orders,
     outbox_events,
     outbox_deliveries,
 );

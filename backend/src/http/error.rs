@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, Object};
 use crate::accounts::AccountsError;
 use crate::db::DbError;
 use crate::listings::ListingsError;
+use crate::orders::OrdersError;
 use crate::validation::Invalid;
 
 /// The error body of every failed request.
@@ -175,6 +176,28 @@ impl From<ListingsError> for ApiError {
                 format!("This ticket is {status} and can no longer be changed or deleted."),
             ),
             ListingsError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<OrdersError> for ApiError {
+    fn from(err: OrdersError) -> Self {
+        match err {
+            OrdersError::OrderNotFound => Self::not_found("order"),
+            OrdersError::TicketNotFound => Self::not_found("ticket"),
+            OrdersError::TicketUnavailable => {
+                Self::conflict("ticket_unavailable", "This ticket is already reserved or sold.")
+            }
+            OrdersError::OwnTicket => Self::conflict("own_ticket", "You cannot buy your own ticket."),
+            OrdersError::HoldLimit { max } => Self::conflict(
+                "hold_limit_reached",
+                format!("You already have {max} reservations waiting for payment. Pay for or cancel one first."),
+            ),
+            OrdersError::NotCancellable { status } => Self::conflict(
+                "order_not_cancellable",
+                format!("This order is {} and can no longer be cancelled.", status.replace('_', " ")),
+            ),
+            OrdersError::Db(err) => err.into(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::accounts::api::AccountsApi;
 use crate::app::AppState;
 use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
+use crate::orders::api::OrdersApi;
 
 /// Groups of operations in the spec.
 #[derive(Tags)]
@@ -25,16 +26,18 @@ pub enum ApiTags {
     Users,
     /// Listings.
     Tickets,
+    /// Reservations and purchases.
+    Orders,
     /// Probes.
     Health,
 }
 
-type Apis = (HealthApi, AccountsApi, ListingsApi);
+type Apis = (HealthApi, AccountsApi, ListingsApi, OrdersApi);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((HealthApi, AccountsApi, ListingsApi), "Ticket Exchange", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((HealthApi, AccountsApi, ListingsApi, OrdersApi), "Ticket Exchange", env!("CARGO_PKG_VERSION"))
         .description(
             "Resell tickets: list a ticket, reserve one, pay within the hold, get a refund. Errors always \
              have the body {\"errors\":[{\"code\",\"message\",\"field\"?}]}.",

@@ -21,6 +21,8 @@ pub struct TicketRow {
     pub currency: String,
     pub status: String,
     pub held_until: Option<DateTime<Utc>>,
+    /// The order holding the ticket, while held.
+    pub hold_order_id: Option<Uuid>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

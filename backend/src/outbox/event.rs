@@ -1,9 +1,10 @@
 //! Domain events: the facts that state changes record in the outbox, in the same transaction.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Something that happened. The JSON form (`{"type": "ticket.created", ...}`) is what consumers read.
+/// Something that happened. The JSON form (`{"type": "order.created", ...}`) is what consumers read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Event {
@@ -13,6 +14,15 @@ pub enum Event {
     TicketUpdated { ticket_id: Uuid, version: i32 },
     #[serde(rename = "ticket.deleted")]
     TicketDeleted { ticket_id: Uuid, version: i32 },
+    /// A buyer reserved a listing until `expires_at`.
+    #[serde(rename = "order.created")]
+    OrderCreated { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, expires_at: DateTime<Utc>, version: i32 },
+    /// The buyer released the hold.
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled { order_id: Uuid, ticket_id: Uuid, version: i32 },
+    /// The hold lapsed and the listing went back on the market.
+    #[serde(rename = "order.expired")]
+    OrderExpired { order_id: Uuid, ticket_id: Uuid, version: i32 },
 }
 
 impl Event {
@@ -22,6 +32,9 @@ impl Event {
             Self::TicketCreated { .. } => "ticket.created",
             Self::TicketUpdated { .. } => "ticket.updated",
             Self::TicketDeleted { .. } => "ticket.deleted",
+            Self::OrderCreated { .. } => "order.created",
+            Self::OrderCancelled { .. } => "order.cancelled",
+            Self::OrderExpired { .. } => "order.expired",
         }
     }
 
@@ -31,6 +44,9 @@ impl Event {
             Self::TicketCreated { ticket_id, .. }
             | Self::TicketUpdated { ticket_id, .. }
             | Self::TicketDeleted { ticket_id, .. } => *ticket_id,
+            Self::OrderCreated { order_id, .. }
+            | Self::OrderCancelled { order_id, .. }
+            | Self::OrderExpired { order_id, .. } => *order_id,
         }
     }
 }
@@ -41,10 +57,14 @@ mod tests {
 
     #[test]
     fn kind_matches_the_serialized_type_tag() {
-        let event = Event::TicketUpdated { ticket_id: Uuid::nil(), version: 3 };
-        let json = serde_json::to_value(&event).expect("serializes");
-        assert_eq!(json["type"], event.kind());
-        assert_eq!(json["ticketId"], Uuid::nil().to_string());
-        assert_eq!(serde_json::from_value::<Event>(json).expect("round trip"), event);
+        let events = [
+            Event::TicketUpdated { ticket_id: Uuid::nil(), version: 3 },
+            Event::OrderExpired { order_id: Uuid::nil(), ticket_id: Uuid::nil(), version: 2 },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).expect("serializes");
+            assert_eq!(json["type"], event.kind());
+            assert_eq!(serde_json::from_value::<Event>(json).expect("round trip"), event);
+        }
     }
 }

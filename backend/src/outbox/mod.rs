@@ -1,18 +1,27 @@
 //! The transactional outbox: state changes record their events in the same database transaction, and
-//! each event is later delivered to each consumer that subscribes to its kind.
+//! the [`Dispatcher`] later delivers each event to each consumer that subscribes to its kind.
 
+mod dispatcher;
 mod event;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+pub use dispatcher::{ConsumerError, Delivery, DispatchReport, Dispatcher, RetryPolicy};
 pub use event::Event;
 
 use crate::db::schema::{outbox_deliveries, outbox_events};
 
-/// Which consumers (by name) receive which event kinds.
-const SUBSCRIPTIONS: &[(&str, &[&str])] = &[];
+/// Consumer names. A consumer's name is stored with each of its deliveries: renaming one orphans them.
+pub mod consumers {
+    /// Cancels the PaymentIntent of an order whose hold ended.
+    pub const CANCEL_PAYMENT: &str = "payments.cancel_intent";
+}
+
+/// Which consumers receive which event kinds.
+const SUBSCRIPTIONS: &[(&str, &[&str])] =
+    &[("order.cancelled", &[consumers::CANCEL_PAYMENT]), ("order.expired", &[consumers::CANCEL_PAYMENT])];
 
 /// The consumers that receive events of `kind`, by name.
 pub fn subscribers(kind: &str) -> &'static [&'static str] {
@@ -20,30 +29,47 @@ pub fn subscribers(kind: &str) -> &'static [&'static str] {
 }
 
 /// Records `event` inside the caller's transaction, with one pending delivery per subscriber.
-pub async fn record(conn: &mut AsyncPgConnection, event: &Event, now: DateTime<Utc>) -> QueryResult<i64> {
-    let payload = serde_json::to_value(event).map_err(|err| diesel::result::Error::SerializationError(err.into()))?;
-    let id: i64 = diesel::insert_into(outbox_events::table)
-        .values((
-            outbox_events::kind.eq(event.kind()),
-            outbox_events::aggregate_id.eq(event.aggregate_id()),
-            outbox_events::payload.eq(payload),
-            outbox_events::created_at.eq(now),
-        ))
-        .returning(outbox_events::id)
-        .get_result(conn)
-        .await?;
-    let deliveries: Vec<_> = subscribers(event.kind())
-        .iter()
-        .map(|consumer| {
-            (
-                outbox_deliveries::event_id.eq(id),
-                outbox_deliveries::consumer.eq(*consumer),
-                outbox_deliveries::next_attempt_at.eq(now),
-            )
-        })
-        .collect();
-    if !deliveries.is_empty() {
-        diesel::insert_into(outbox_deliveries::table).values(deliveries).execute(conn).await?;
+pub async fn record(conn: &mut AsyncPgConnection, event: &Event, now: DateTime<Utc>) -> QueryResult<()> {
+    record_all(conn, std::slice::from_ref(event), now).await
+}
+
+/// Records several events inside the caller's transaction, in a few statements whatever their number.
+pub async fn record_all(conn: &mut AsyncPgConnection, events: &[Event], now: DateTime<Utc>) -> QueryResult<()> {
+    for chunk in events.chunks(10_000) {
+        let rows = chunk
+            .iter()
+            .map(|event| {
+                let payload =
+                    serde_json::to_value(event).map_err(|err| diesel::result::Error::SerializationError(err.into()))?;
+                Ok((
+                    outbox_events::kind.eq(event.kind()),
+                    outbox_events::aggregate_id.eq(event.aggregate_id()),
+                    outbox_events::payload.eq(payload),
+                    outbox_events::created_at.eq(now),
+                ))
+            })
+            .collect::<QueryResult<Vec<_>>>()?;
+        let ids: Vec<i64> = diesel::insert_into(outbox_events::table)
+            .values(rows)
+            .returning(outbox_events::id)
+            .get_results(conn)
+            .await?;
+        let deliveries: Vec<_> = ids
+            .iter()
+            .zip(chunk)
+            .flat_map(|(id, event)| {
+                subscribers(event.kind()).iter().map(move |consumer| {
+                    (
+                        outbox_deliveries::event_id.eq(*id),
+                        outbox_deliveries::consumer.eq(*consumer),
+                        outbox_deliveries::next_attempt_at.eq(now),
+                    )
+                })
+            })
+            .collect();
+        for part in deliveries.chunks(10_000) {
+            diesel::insert_into(outbox_deliveries::table).values(part).execute(conn).await?;
+        }
     }
-    Ok(id)
+    Ok(())
 }

@@ -5,4 +5,7 @@ mod errors;
 mod listings;
 mod migrations;
 mod openapi;
+mod orders;
+mod outbox;
 mod support;
+mod sweep;

@@ -2,6 +2,8 @@
 //! moves only when the test says so.
 
 pub mod database;
+pub mod process;
+pub mod seed;
 
 use std::sync::Arc;
 
@@ -20,6 +22,8 @@ pub struct TestApp {
     pub base_url: String,
     pub clock: Arc<ManualClock>,
     pub pool: DbPool,
+    pub database_url: String,
+    pub state: Arc<AppState>,
     client: reqwest::Client,
     _shutdown: oneshot::Sender<()>,
 }
@@ -52,15 +56,16 @@ impl TestApp {
         let pool = db::connect(&config.database_url, config.database_pool_size).expect("pool");
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("time")));
         let state = AppState::new(pool.clone(), clock.clone(), config);
+        let served = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
         let (shutdown, stop) = oneshot::channel::<()>();
-        tokio::spawn(app::run(acceptor, state, async move {
+        tokio::spawn(app::run(acceptor, served, async move {
             let _ = stop.await;
         }));
         let client = reqwest::Client::builder().build().expect("client");
-        Self { base_url, clock, pool, client, _shutdown: shutdown }
+        Self { base_url, clock, pool, database_url, state, client, _shutdown: shutdown }
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
@@ -98,6 +103,20 @@ impl TestApp {
             token: body["token"].as_str().expect("token").to_owned(),
             user_id: body["user"]["id"].as_str().and_then(|id| id.parse().ok()).expect("user id"),
         }
+    }
+
+    /// The outbox dispatcher exactly as the server builds it.
+    pub fn dispatcher(&self) -> ticket_exchange::outbox::Dispatcher {
+        app::dispatcher(&self.state)
+    }
+
+    /// Reserves a ticket as `session`; returns the raw response.
+    pub async fn reserve(&self, session: &Session, ticket_id: &Value) -> Response {
+        self.authed(session, Method::POST, "/api/orders")
+            .json(&json!({"ticketId": ticket_id}))
+            .send()
+            .await
+            .expect("reserve")
     }
 
     /// Lists a ticket as `session` and returns its JSON.

@@ -1,0 +1,70 @@
+//! Background work on a schedule (tokio-cron-scheduler): the expiry sweep and the outbox dispatcher.
+//!
+//! The scheduler only calls idempotent functions that tests call directly; every replica runs both
+//! jobs, and the database keeps them from doing the same work twice. A tick that finds the previous
+//! run of its job still going is skipped.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::app::AppState;
+use crate::orders::sweep::sweep_lapsed_holds;
+use crate::outbox::Dispatcher;
+
+/// Starts the jobs; they run until the returned scheduler is shut down.
+pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Result<JobScheduler> {
+    let scheduler = JobScheduler::new().await?;
+    let settings = state.config.jobs;
+
+    scheduler
+        .add(repeated(settings.sweep_interval, move || {
+            let state = state.clone();
+            async move {
+                match sweep_lapsed_holds(&state.pool, state.now(), settings.sweep_batch).await {
+                    Ok(0) => {}
+                    Ok(ended) => tracing::info!(ended, "released lapsed holds"),
+                    Err(err) => tracing::warn!(error = %err, "expiry sweep failed"),
+                }
+            }
+        })?)
+        .await?;
+
+    scheduler
+        .add(repeated(settings.outbox_interval, move || {
+            let dispatcher = dispatcher.clone();
+            async move {
+                match dispatcher.dispatch_due(100).await {
+                    Ok(report) if report.attempted() > 0 => tracing::debug!(?report, "dispatched events"),
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "event dispatch failed"),
+                }
+            }
+        })?)
+        .await?;
+
+    scheduler.start().await?;
+    Ok(scheduler)
+}
+
+/// A job that runs `work` every `every`, skipping a tick while the previous run is still going.
+fn repeated<F, Fut>(every: Duration, work: F) -> Result<Job, tokio_cron_scheduler::JobSchedulerError>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let running = Arc::new(Mutex::new(()));
+    let work = Arc::new(work);
+    Job::new_repeated_async(every, move |_id, _scheduler| {
+        let running = running.clone();
+        let work = work.clone();
+        Box::pin(async move {
+            if let Ok(_guard) = running.try_lock() {
+                work().await;
+            }
+        })
+    })
+}

@@ -1,0 +1,189 @@
+//! `/api/orders`: reserve a listing, release a hold, and order history.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::OrderRow;
+use crate::app::AppState;
+use crate::http::ApiTags;
+use crate::http::auth::SessionAuth;
+use crate::http::error::ApiError;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum OrderStatus {
+    /// Reserved; the buyer may pay until `expiresAt`.
+    Created,
+    /// Payment started.
+    AwaitingPayment,
+    /// Paid; the ticket is the buyer's.
+    Complete,
+    /// Ended without a sale; see `cancelReason`.
+    Cancelled,
+    /// Paid, then refunded in full.
+    Refunded,
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum CancelReason {
+    /// The hold ran out before payment.
+    Expired,
+    /// The buyer released the hold.
+    BuyerCancelled,
+}
+
+/// An order: a reservation, then a purchase.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct OrderView {
+    id: Uuid,
+    ticket_id: Uuid,
+    /// The listing's title when it was reserved.
+    ticket_title: String,
+    /// The listing's price when it was reserved, in minor units.
+    price: i64,
+    currency: String,
+    status: OrderStatus,
+    #[oai(skip_serializing_if_is_none)]
+    cancel_reason: Option<CancelReason>,
+    /// When the hold ends unless the order is paid.
+    expires_at: DateTime<Utc>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OrderView {
+    fn new(row: OrderRow, now: DateTime<Utc>) -> Self {
+        let lapsed = super::lapsed(&row, now);
+        let status = match row.status.as_str() {
+            _ if lapsed => OrderStatus::Cancelled,
+            "awaiting_payment" => OrderStatus::AwaitingPayment,
+            "complete" => OrderStatus::Complete,
+            "cancelled" => OrderStatus::Cancelled,
+            "refunded" => OrderStatus::Refunded,
+            _ => OrderStatus::Created,
+        };
+        let cancel_reason = match row.cancel_reason.as_deref() {
+            _ if lapsed => Some(CancelReason::Expired),
+            Some("expired") => Some(CancelReason::Expired),
+            Some(_) => Some(CancelReason::BuyerCancelled),
+            None => None,
+        };
+        Self {
+            id: row.id,
+            ticket_id: row.ticket_id,
+            ticket_title: row.ticket_title,
+            price: row.price,
+            currency: row.currency,
+            status,
+            cancel_reason,
+            expires_at: row.expires_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// One page of the caller's orders, newest first.
+#[derive(Debug, Object)]
+struct OrderPage {
+    items: Vec<OrderView>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// Reserve a listing.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct ReserveRequest {
+    ticket_id: Uuid,
+}
+
+#[derive(ApiResponse)]
+enum Reserved {
+    /// Reserved: the listing is held for the buyer until `expiresAt`.
+    #[oai(status = 201)]
+    Created(Json<OrderView>),
+}
+
+pub struct OrdersApi;
+
+#[OpenApi(tag = "ApiTags::Orders", prefix_path = "/orders")]
+impl OrdersApi {
+    /// Reserve someone else's available listing. One live reservation per listing wins; others get 409.
+    #[oai(path = "/", method = "post", operation_id = "reserve_ticket")]
+    async fn reserve(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        body: Json<ReserveRequest>,
+    ) -> Result<Reserved, ApiError> {
+        let who = auth.user(&state).await?;
+        let now = state.now();
+        let order = super::reserve(&state.pool, who.user_id, body.ticket_id, now, state.config.orders).await?;
+        Ok(Reserved::Created(Json(OrderView::new(order, now))))
+    }
+
+    /// Your orders, newest first.
+    #[oai(path = "/", method = "get", operation_id = "list_orders")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<i64>,
+        /// How many orders to skip.
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
+        offset: Query<i64>,
+    ) -> Result<Json<OrderPage>, ApiError> {
+        let who = auth.user(&state).await?;
+        let now = state.now();
+        let (rows, total) = super::list(&state.pool, who.user_id, limit.0, offset.0).await?;
+        let items = rows.into_iter().map(|row| OrderView::new(row, now)).collect();
+        Ok(Json(OrderPage { items, total, limit: limit.0, offset: offset.0 }))
+    }
+
+    /// One of your orders.
+    #[oai(path = "/:id", method = "get", operation_id = "get_order")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<OrderView>, ApiError> {
+        let who = auth.user(&state).await?;
+        let order = super::get(&state.pool, who.user_id, id.0).await?;
+        Ok(Json(OrderView::new(order, state.now())))
+    }
+
+    /// Release your hold now; the listing goes back on the market.
+    #[oai(path = "/:id/cancel", method = "post", operation_id = "cancel_order")]
+    async fn cancel(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        id: Path<Uuid>,
+    ) -> Result<Json<OrderView>, ApiError> {
+        let who = auth.user(&state).await?;
+        let now = state.now();
+        let order = super::cancel(&state.pool, who.user_id, id.0, now).await?;
+        Ok(Json(OrderView::new(order, now)))
+    }
+}
+
+fn default_limit() -> i64 {
+    20
+}

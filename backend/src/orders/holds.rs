@@ -1,0 +1,124 @@
+//! Holds: a listing reserved for one order until a deadline.
+//!
+//! A held ticket names its order (`tickets.hold_order_id`). Taking a hold is a conditional update that
+//! only succeeds on an available ticket; releasing one names the order, so a late or repeated release
+//! of an old hold never frees a newer one. Lock order is always ticket row, then order row.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::store;
+use crate::db::schema::tickets;
+use crate::listings::TicketRow;
+use crate::outbox::{self, Event};
+
+/// Puts an available ticket under `order_id`'s hold until `until`. `false` when the ticket was not
+/// available.
+pub async fn take(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        tickets::table.find(ticket_id).filter(tickets::status.eq("available")).filter(tickets::deleted_at.is_null()),
+    )
+    .set((
+        tickets::status.eq("held"),
+        tickets::held_until.eq(Some(until)),
+        tickets::hold_order_id.eq(Some(order_id)),
+        tickets::version.eq(tickets::version + 1),
+        tickets::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// Returns the ticket to the market if it is still under `order_id`'s hold.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        tickets::table.find(ticket_id).filter(tickets::status.eq("held")).filter(tickets::hold_order_id.eq(order_id)),
+    )
+    .set((
+        tickets::status.eq("available"),
+        tickets::held_until.eq(None::<DateTime<Utc>>),
+        tickets::hold_order_id.eq(None::<Uuid>),
+        tickets::version.eq(tickets::version + 1),
+        tickets::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// If `ticket` (locked by the caller) is under a hold that has lapsed, ends that hold now: the order is
+/// cancelled as expired and the ticket released, exactly as the sweep would.
+pub async fn expire_if_lapsed(conn: &mut AsyncPgConnection, ticket: &TicketRow, now: DateTime<Utc>) -> QueryResult<()> {
+    let (Some(order_id), Some(until)) = (ticket.hold_order_id, ticket.held_until) else {
+        return Ok(());
+    };
+    if until > now {
+        return Ok(());
+    }
+    release(conn, ticket.id, order_id, now).await?;
+    if let Some(order) = store::cancel_holding(conn, order_id, "expired", now).await? {
+        let event = Event::OrderExpired { order_id, ticket_id: ticket.id, version: order.version };
+        outbox::record(conn, &event, now).await?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Expired {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    ticket_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    version: i32,
+}
+
+/// Releases lapsed holds and cancels their orders in one statement, skipping tickets another
+/// transaction has locked (another sweeper, or a buyer mid-reservation).
+const EXPIRE_BATCH: &str = "
+WITH lapsed AS (
+    SELECT id, hold_order_id FROM tickets
+    WHERE status = 'held' AND held_until <= $1
+    ORDER BY held_until
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE tickets t
+    SET status = 'available', held_until = NULL, hold_order_id = NULL, version = t.version + 1, updated_at = $1
+    FROM lapsed
+    WHERE t.id = lapsed.id
+    RETURNING lapsed.hold_order_id AS order_id
+)
+UPDATE orders o
+SET status = 'cancelled', cancel_reason = 'expired', version = o.version + 1, updated_at = $1
+FROM released
+WHERE o.id = released.order_id AND o.status IN ('created', 'awaiting_payment')
+RETURNING o.id, o.ticket_id, o.version";
+
+/// Ends up to `batch` lapsed holds in the caller's transaction, recording an `order.expired` event for
+/// each. Returns how many holds ended.
+pub async fn expire_batch(conn: &mut AsyncPgConnection, now: DateTime<Utc>, batch: i64) -> QueryResult<usize> {
+    let expired: Vec<Expired> =
+        diesel::sql_query(EXPIRE_BATCH).bind::<Timestamptz, _>(now).bind::<BigInt, _>(batch).load(conn).await?;
+    let events: Vec<Event> = expired
+        .iter()
+        .map(|order| Event::OrderExpired { order_id: order.id, ticket_id: order.ticket_id, version: order.version })
+        .collect();
+    outbox::record_all(conn, &events, now).await?;
+    Ok(expired.len())
+}
