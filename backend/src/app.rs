@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
+use crate::payments::Payments;
 use crate::{http, jobs, payments};
 
 /// What every request handler can reach.
@@ -16,11 +17,17 @@ pub struct AppState {
     pub pool: DbPool,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
+    /// Stripe, when configured.
+    pub payments: Option<Arc<Payments>>,
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> Arc<Self> {
-        Arc::new(Self { pool, clock, config })
+    pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<Arc<Self>> {
+        let payments = match &config.stripe {
+            Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
+            None => None,
+        };
+        Ok(Arc::new(Self { pool, clock, config, payments }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -35,7 +42,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(?applied, "applied database migrations");
     }
     let pool = db::connect(&config.database_url, config.database_pool_size)?;
-    let state = AppState::new(pool, Arc::new(SystemClock), config.clone());
+    let state = AppState::new(pool, Arc::new(SystemClock), config.clone())?;
+    if state.payments.is_none() {
+        tracing::warn!("STRIPE_SECRET_KEY is not set: payment operations will answer 503");
+    }
     let mut scheduler = if config.jobs.enabled {
         Some(jobs::start(state.clone(), dispatcher(&state)).await?)
     } else {
@@ -55,8 +65,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// The outbox dispatcher with every consumer this process runs.
 pub fn dispatcher(state: &AppState) -> Dispatcher {
     let policy = RetryPolicy { max_attempts: state.config.jobs.outbox_max_attempts, ..RetryPolicy::default() };
-    Dispatcher::new(state.pool.clone(), state.clock.clone(), policy)
-        .register(consumers::CANCEL_PAYMENT, payments::cancel_intent_for_order)
+    let dispatcher = Dispatcher::new(state.pool.clone(), state.clock.clone(), policy);
+    // Without Stripe, payment events wait (undelivered) for a process that has it.
+    let Some(stripe) = state.payments.clone() else {
+        return dispatcher;
+    };
+    let (pool, clock) = (state.pool.clone(), state.clock.clone());
+    let (cancel_stripe, cancel_pool, cancel_clock) = (stripe.clone(), pool.clone(), clock.clone());
+    dispatcher
+        .register(consumers::CANCEL_PAYMENT, move |delivery| {
+            payments::cancel_intent_for_order(
+                cancel_stripe.clone(),
+                cancel_pool.clone(),
+                cancel_clock.clone(),
+                delivery,
+            )
+        })
+        .register(consumers::REFUND_PAYMENT, move |delivery| {
+            payments::refund_late_payment(stripe.clone(), pool.clone(), clock.clone(), delivery)
+        })
 }
 
 /// Serves `state` on an already bound acceptor until `shutdown` resolves.

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::money::TaxRate;
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,6 +20,8 @@ pub struct Config {
     pub login_throttle: LoginThrottle,
     pub orders: OrderPolicy,
     pub jobs: JobSettings,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
+    pub stripe: Option<StripeSettings>,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     /// `MAX_BODY_BYTES`: largest accepted request body (default 64 KiB).
@@ -60,6 +64,31 @@ impl Default for LoginThrottle {
     }
 }
 
+/// How to reach Stripe (or a Stripe-compatible server).
+#[derive(Clone)]
+pub struct StripeSettings {
+    /// `STRIPE_SECRET_KEY`.
+    pub secret_key: String,
+    /// `STRIPE_PUBLISHABLE_KEY`: handed to clients for Stripe.js.
+    pub publishable_key: String,
+    /// `STRIPE_WEBHOOK_SECRET`: signs webhook deliveries (`whsec_...`).
+    pub webhook_secret: String,
+    /// `STRIPE_API_BASE`: API base URL (default Stripe's).
+    pub api_base: Option<String>,
+    /// `STRIPE_JS_URL`: where clients load Stripe.js (default `https://js.stripe.com/v3/`).
+    pub js_url: String,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("publishable_key", &self.publishable_key)
+            .field("api_base", &self.api_base)
+            .field("js_url", &self.js_url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Rules for reservations.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderPolicy {
@@ -67,11 +96,13 @@ pub struct OrderPolicy {
     pub hold: Duration,
     /// `MAX_LIVE_HOLDS`: live reservations one buyer may have at once (default 3).
     pub max_live_holds: i64,
+    /// `TAX_RATE_PERCENT`: tax added to every order (default `5`).
+    pub tax_rate: TaxRate,
 }
 
 impl Default for OrderPolicy {
     fn default() -> Self {
-        Self { hold: Duration::from_secs(15 * 60), max_live_holds: 3 }
+        Self { hold: Duration::from_secs(15 * 60), max_live_holds: 3, tax_rate: TaxRate::default() }
     }
 }
 
@@ -86,7 +117,11 @@ pub struct JobSettings {
     pub outbox_interval: Duration,
     /// `OUTBOX_MAX_ATTEMPTS`: attempts before a delivery is parked (default 8).
     pub outbox_max_attempts: i32,
-    /// `BACKGROUND_JOBS`: run the sweep and dispatcher in this process (default true).
+    /// `RECONCILE_INTERVAL`: how often unsettled payments are checked with Stripe (default `1m`).
+    pub reconcile_interval: Duration,
+    /// `RECONCILE_AFTER`: how long a payment may stay unsettled before it is checked (default `2m`).
+    pub reconcile_after: Duration,
+    /// `BACKGROUND_JOBS`: run the sweep, dispatcher and reconciliation in this process (default true).
     pub enabled: bool,
 }
 
@@ -97,6 +132,8 @@ impl Default for JobSettings {
             sweep_batch: 500,
             outbox_interval: Duration::from_secs(1),
             outbox_max_attempts: 8,
+            reconcile_interval: Duration::from_secs(60),
+            reconcile_after: Duration::from_secs(120),
             enabled: true,
         }
     }
@@ -159,6 +196,11 @@ impl Config {
             orders: OrderPolicy {
                 hold: duration(var("HOLD_DURATION"), "HOLD_DURATION", order_defaults.hold)?,
                 max_live_holds: parse(var("MAX_LIVE_HOLDS"), "MAX_LIVE_HOLDS", Some(order_defaults.max_live_holds))?,
+                tax_rate: match var("TAX_RATE_PERCENT") {
+                    Some(raw) => TaxRate::parse_percent(&raw)
+                        .map_err(|reason| ConfigError { name: "TAX_RATE_PERCENT", reason })?,
+                    None => order_defaults.tax_rate,
+                },
             },
             jobs: JobSettings {
                 sweep_interval: duration(var("SWEEP_INTERVAL"), "SWEEP_INTERVAL", jobs.sweep_interval)?,
@@ -169,7 +211,25 @@ impl Config {
                     "OUTBOX_MAX_ATTEMPTS",
                     Some(jobs.outbox_max_attempts),
                 )?,
+                reconcile_interval: duration(var("RECONCILE_INTERVAL"), "RECONCILE_INTERVAL", jobs.reconcile_interval)?,
+                reconcile_after: duration(var("RECONCILE_AFTER"), "RECONCILE_AFTER", jobs.reconcile_after)?,
                 enabled: parse(var("BACKGROUND_JOBS"), "BACKGROUND_JOBS", Some(jobs.enabled))?,
+            },
+            stripe: match var("STRIPE_SECRET_KEY") {
+                None => None,
+                Some(secret_key) => Some(StripeSettings {
+                    secret_key,
+                    publishable_key: var("STRIPE_PUBLISHABLE_KEY").ok_or(ConfigError {
+                        name: "STRIPE_PUBLISHABLE_KEY",
+                        reason: "must be set with STRIPE_SECRET_KEY".into(),
+                    })?,
+                    webhook_secret: var("STRIPE_WEBHOOK_SECRET").ok_or(ConfigError {
+                        name: "STRIPE_WEBHOOK_SECRET",
+                        reason: "must be set with STRIPE_SECRET_KEY".into(),
+                    })?,
+                    api_base: var("STRIPE_API_BASE"),
+                    js_url: var("STRIPE_JS_URL").unwrap_or_else(|| "https://js.stripe.com/v3/".into()),
+                }),
             },
             trust_forwarded_for: parse(var("TRUST_FORWARDED_FOR"), "TRUST_FORWARDED_FOR", Some(false))?,
             max_body_bytes: parse(var("MAX_BODY_BYTES"), "MAX_BODY_BYTES", Some(64 * 1024))?,

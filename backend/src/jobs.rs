@@ -1,4 +1,5 @@
-//! Background work on a schedule (tokio-cron-scheduler): the expiry sweep and the outbox dispatcher.
+//! Background work on a schedule (tokio-cron-scheduler): the expiry sweep, the outbox dispatcher and
+//! payment reconciliation.
 //!
 //! The scheduler only calls idempotent functions that tests call directly; every replica runs both
 //! jobs, and the database keeps them from doing the same work twice. A tick that finds the previous
@@ -14,11 +15,13 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use crate::app::AppState;
 use crate::orders::sweep::sweep_lapsed_holds;
 use crate::outbox::Dispatcher;
+use crate::payments::reconcile::reconcile;
 
 /// Starts the jobs; they run until the returned scheduler is shut down.
 pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let settings = state.config.jobs;
+    let state_for_reconcile = state.clone();
 
     scheduler
         .add(repeated(settings.sweep_interval, move || {
@@ -45,6 +48,22 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
             }
         })?)
         .await?;
+
+    if let Some(payments) = state_for_reconcile.payments.clone() {
+        let state = state_for_reconcile;
+        scheduler
+            .add(repeated(settings.reconcile_interval, move || {
+                let (state, payments) = (state.clone(), payments.clone());
+                async move {
+                    match reconcile(&payments, &state.pool, state.now(), state.config.jobs.reconcile_after).await {
+                        Ok(report) if report.checked > 0 => tracing::info!(?report, "reconciled payments"),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "payment reconciliation failed"),
+                    }
+                }
+            })?)
+            .await?;
+    }
 
     scheduler.start().await?;
     Ok(scheduler)

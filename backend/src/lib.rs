@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod listings;
+pub mod money;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

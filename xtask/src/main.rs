@@ -2,10 +2,13 @@
 //!
 //! - `run`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set).
 //! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
+//! - `bench`: the holds benchmark (release build, private PostgreSQL); figures in `.data/bench/`.
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 
+mod bench;
 mod openapi;
 mod postgres;
+mod python;
 mod run;
 mod system;
 mod test;
@@ -31,8 +34,9 @@ fn dispatch() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run::run(&root),
         Some("test") => test::test(&root, args[1..].iter().skip_while(|arg| *arg == "--").cloned().collect()),
+        Some("bench") => bench::bench(),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
-        _ => bail!("usage: cargo xtask <run | test [-- nextest filters] | openapi [--check]>"),
+        _ => bail!("usage: cargo xtask <run | test [nextest filters] | bench | openapi [--check]>"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: everything CI checks, on a throwaway PostgreSQL cluster.
 //!
-//! Steps: install missing system packages, start a private cluster in a temporary directory, then
+//! Steps: install missing system packages and the Python test tools (localstripe, aiosmtpd), start a private cluster in a temporary directory, then
 //! `cargo fmt --check`, `cargo clippy -D warnings` and every test (nextest when installed, otherwise
 //! `cargo test`). Tests clone a fresh database per test from a migrated template on that cluster, found
 //! through `TEST_DATABASE_URL`.
@@ -11,10 +11,12 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::postgres::Cluster;
+use crate::python::ensure_tools;
 use crate::system::{ensure_runtime_packages, run};
 
-pub fn test(_root: &Path, filters: Vec<String>) -> Result<()> {
+pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     ensure_runtime_packages()?;
+    let python = ensure_tools(root)?;
     let cargo = env!("CARGO");
     if filters.is_empty() {
         run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
@@ -34,7 +36,10 @@ pub fn test(_root: &Path, filters: Vec<String>) -> Result<()> {
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    let result = run(tests.args(&filters).env("TEST_DATABASE_URL", &database_url));
+    let result = run(tests
+        .args(&filters)
+        .env("TEST_DATABASE_URL", &database_url)
+        .env("TEST_TOOLS_PYTHON", python.join("python")));
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result

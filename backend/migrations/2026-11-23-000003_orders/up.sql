@@ -7,6 +7,10 @@ CREATE TABLE orders (
     -- Snapshot of the listing when reserved: later edits do not rewrite history.
     ticket_title  text NOT NULL,
     price         bigint NOT NULL CHECK (price > 0),
+    -- Tax and total in minor units; the total is what is charged and shown.
+    tax           bigint NOT NULL CHECK (tax >= 0),
+    total         bigint NOT NULL,
+    CHECK (total = price + tax),
     currency      text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     status        text NOT NULL
                   CHECK (status IN ('created', 'awaiting_payment', 'complete', 'cancelled', 'refunded')),

@@ -7,6 +7,7 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamptz,
+        stripe_customer_id -> Nullable<Text>,
     }
 }
 
@@ -55,6 +56,8 @@ diesel::table! {
         ticket_id -> Uuid,
         ticket_title -> Text,
         price -> Int8,
+        tax -> Int8,
+        total -> Int8,
         currency -> Text,
         status -> Text,
         cancel_reason -> Nullable<Text>,
@@ -62,6 +65,31 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        payment_intent_id -> Nullable<Text>,
+        intent_status -> Nullable<Text>,
+        billing -> Nullable<Jsonb>,
+        completed_at -> Nullable<Timestamptz>,
+        refund_requested_at -> Nullable<Timestamptz>,
+        refund_id -> Nullable<Text>,
+        refunded_at -> Nullable<Timestamptz>,
+        refund_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    stripe_requests (idempotency_key) {
+        idempotency_key -> Text,
+        order_id -> Uuid,
+        operation -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        kind -> Text,
+        received_at -> Timestamptz,
     }
 }
 
@@ -92,6 +120,7 @@ diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
 diesel::joinable!(orders -> tickets (ticket_id));
 diesel::joinable!(orders -> users (buyer_id));
+diesel::joinable!(stripe_requests -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -99,6 +128,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     tickets,
     orders,
+    stripe_requests,
+    stripe_events,
     outbox_events,
     outbox_deliveries,
 );

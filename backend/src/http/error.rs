@@ -13,6 +13,7 @@ use crate::accounts::AccountsError;
 use crate::db::DbError;
 use crate::listings::ListingsError;
 use crate::orders::OrdersError;
+use crate::payments::PaymentsError;
 use crate::validation::Invalid;
 
 /// The error body of every failed request.
@@ -78,6 +79,9 @@ pub enum ApiError {
     /// The server failed; the body says nothing more.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The payment provider refused or failed the request.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
     /// A dependency (the database) is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -198,6 +202,72 @@ impl From<OrdersError> for ApiError {
                 format!("This order is {} and can no longer be cancelled.", status.replace('_', " ")),
             ),
             OrdersError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<PaymentsError> for ApiError {
+    fn from(err: PaymentsError) -> Self {
+        match err {
+            PaymentsError::NotConfigured => Self::Unavailable(Json(ErrorBody::single(
+                "payments_unavailable",
+                "Payments are not configured on this server.",
+            ))),
+            PaymentsError::OrderNotFound => Self::not_found("order"),
+            PaymentsError::NotPayable { status } => Self::conflict(
+                "order_not_payable",
+                format!("This order is {} and cannot be paid.", status.replace('_', " ")),
+            ),
+            PaymentsError::HoldLapsed => {
+                Self::conflict("order_expired", "The 15-minute hold on this ticket has ended. Reserve it again.")
+            }
+            PaymentsError::AlreadyPaid => Self::conflict("order_already_paid", "This order is already paid."),
+            PaymentsError::NotStarted => {
+                Self::conflict("payment_not_started", "Start the payment (POST /api/payments) before confirming it.")
+            }
+            PaymentsError::Invalid(invalid) => invalid.into(),
+            PaymentsError::Declined(message) => Self::Unprocessable(Json(ErrorBody::field(
+                "card_declined",
+                "cardToken",
+                format!("Your card was declined: {message} Try another card."),
+            ))),
+            PaymentsError::ProviderUnavailable(cause) => {
+                tracing::warn!(error = %cause, "payment provider unreachable");
+                Self::Unavailable(Json(ErrorBody::single(
+                    "payment_provider_unavailable",
+                    "The payment provider cannot be reached right now. Nothing was charged twice; please try again.",
+                )))
+            }
+            PaymentsError::ProviderRejected(cause) => {
+                tracing::error!(error = %cause, "payment provider rejected a request");
+                Self::BadGateway(Json(ErrorBody::single(
+                    "payment_provider_error",
+                    "The payment provider could not process this request.",
+                )))
+            }
+            PaymentsError::RefundNotAllowed { status } => Self::conflict(
+                "refund_not_allowed",
+                format!("Only completed orders can be refunded; this one is {}.", status.replace('_', " ")),
+            ),
+            PaymentsError::RefundInProgress => {
+                Self::conflict("refund_in_progress", "A refund for this order is already in progress.")
+            }
+            PaymentsError::PartialRefund => Self::Unprocessable(Json(ErrorBody::field(
+                "partial_refund_not_supported",
+                "amount",
+                "Only a full refund of the order total is possible.",
+            ))),
+            PaymentsError::RefundFailed(cause) => {
+                tracing::warn!(error = %cause, "refund failed");
+                Self::BadGateway(Json(ErrorBody::single(
+                    "refund_failed",
+                    "The refund did not go through; your order is unchanged. Please try again later.",
+                )))
+            }
+            PaymentsError::InvalidSignature(reason) => {
+                Self::BadRequest(Json(ErrorBody::single("invalid_signature", format!("Webhook rejected: {reason}."))))
+            }
+            PaymentsError::Db(err) => err.into(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 mod body_limit;
 pub mod client_addr;
 pub mod error;
+pub mod raw_json;
 pub mod text;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::app::AppState;
 use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
 use crate::orders::api::OrdersApi;
+use crate::payments::api::PaymentsApi;
 
 /// Groups of operations in the spec.
 #[derive(Tags)]
@@ -28,21 +30,27 @@ pub enum ApiTags {
     Tickets,
     /// Reservations and purchases.
     Orders,
+    /// Payments, refunds and Stripe webhooks.
+    Payments,
     /// Probes.
     Health,
 }
 
-type Apis = (HealthApi, AccountsApi, ListingsApi, OrdersApi);
+type Apis = (HealthApi, AccountsApi, ListingsApi, OrdersApi, PaymentsApi);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((HealthApi, AccountsApi, ListingsApi, OrdersApi), "Ticket Exchange", env!("CARGO_PKG_VERSION"))
-        .description(
-            "Resell tickets: list a ticket, reserve one, pay within the hold, get a refund. Errors always \
+    OpenApiService::new(
+        (HealthApi, AccountsApi, ListingsApi, OrdersApi, PaymentsApi),
+        "Ticket Exchange",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Resell tickets: list a ticket, reserve one, pay within the hold, get a refund. Errors always \
              have the body {\"errors\":[{\"code\",\"message\",\"field\"?}]}.",
-        )
-        .url_prefix("/api")
+    )
+    .url_prefix("/api")
 }
 
 /// The spec as YAML, exactly as checked in at the repository root.

@@ -26,6 +26,7 @@ pub struct TicketRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TicketRow {
@@ -74,6 +75,11 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .first(conn)
         .await
         .optional()
+}
+
+/// Any listing, deleted or not, locked until the transaction ends.
+pub async fn lock_any(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TicketRow>> {
+    tickets::table.find(id).select(TicketRow::as_select()).for_update().first(conn).await.optional()
 }
 
 /// Like [`find`], locking the row until the transaction ends.

@@ -41,29 +41,71 @@ enum CancelReason {
     BuyerCancelled,
 }
 
+/// Why an order was refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum RefundReason {
+    /// The buyer asked for their money back.
+    RequestedByBuyer,
+    /// The payment arrived after the hold lapsed and the listing had gone to someone else.
+    PaidAfterHoldLapsed,
+}
+
+/// Billing details given at checkout.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct BillingView {
+    name: String,
+    line1: String,
+    #[oai(skip_serializing_if_is_none)]
+    line2: Option<String>,
+    city: String,
+    #[oai(skip_serializing_if_is_none)]
+    region: Option<String>,
+    postal_code: String,
+    country: String,
+}
+
 /// An order: a reservation, then a purchase.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
-struct OrderView {
+pub struct OrderView {
     id: Uuid,
     ticket_id: Uuid,
     /// The listing's title when it was reserved.
     ticket_title: String,
     /// The listing's price when it was reserved, in minor units.
     price: i64,
+    /// Tax in minor units.
+    tax: i64,
+    /// `price + tax`: exactly what is charged.
+    total: i64,
     currency: String,
     status: OrderStatus,
     #[oai(skip_serializing_if_is_none)]
     cancel_reason: Option<CancelReason>,
     /// When the hold ends unless the order is paid.
     expires_at: DateTime<Utc>,
+    /// The payment's status at Stripe, once payment has started.
+    #[oai(skip_serializing_if_is_none)]
+    payment_status: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    billing: Option<BillingView>,
+    #[oai(skip_serializing_if_is_none)]
+    completed_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
+    refunded_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
+    refund_reason: Option<RefundReason>,
+    /// A refund has been asked of Stripe and is not finished yet.
+    refund_pending: bool,
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl OrderView {
-    fn new(row: OrderRow, now: DateTime<Utc>) -> Self {
+    pub fn new(row: OrderRow, now: DateTime<Utc>) -> Self {
         let lapsed = super::lapsed(&row, now);
         let status = match row.status.as_str() {
             _ if lapsed => OrderStatus::Cancelled,
@@ -79,15 +121,37 @@ impl OrderView {
             Some(_) => Some(CancelReason::BuyerCancelled),
             None => None,
         };
+        let billing = row.billing.as_ref().and_then(crate::payments::Billing::from_json).map(|b| BillingView {
+            name: b.name,
+            line1: b.line1,
+            line2: b.line2,
+            city: b.city,
+            region: b.region,
+            postal_code: b.postal_code,
+            country: b.country,
+        });
+        let refund_reason = match (row.status.as_str(), row.refund_reason.as_deref()) {
+            ("refunded", Some("paid_after_hold_lapsed")) => Some(RefundReason::PaidAfterHoldLapsed),
+            ("refunded", _) => Some(RefundReason::RequestedByBuyer),
+            _ => None,
+        };
         Self {
             id: row.id,
             ticket_id: row.ticket_id,
             ticket_title: row.ticket_title,
             price: row.price,
+            tax: row.tax,
+            total: row.total,
             currency: row.currency,
             status,
             cancel_reason,
             expires_at: row.expires_at,
+            payment_status: row.intent_status,
+            billing,
+            completed_at: row.completed_at,
+            refunded_at: row.refunded_at,
+            refund_reason,
+            refund_pending: row.refund_requested_at.is_some() && row.status != "refunded",
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,

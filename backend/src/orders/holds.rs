@@ -61,6 +61,38 @@ pub async fn release(
     Ok(updated == 1)
 }
 
+/// Sells the ticket to `order_id`: from that order's hold, or (a late payment) from the market.
+/// `false` when the ticket is held by someone else, sold or deleted.
+pub async fn sell(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(tickets::table.find(ticket_id).filter(tickets::deleted_at.is_null()).filter(
+        tickets::status.eq("held").and(tickets::hold_order_id.eq(order_id)).or(tickets::status.eq("available")),
+    ))
+    .set((
+        tickets::status.eq("sold"),
+        tickets::held_until.eq(None::<DateTime<Utc>>),
+        tickets::hold_order_id.eq(None::<Uuid>),
+        tickets::version.eq(tickets::version + 1),
+        tickets::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// Puts a sold ticket back on the market (its sale was refunded).
+pub async fn unsell(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<Utc>) -> QueryResult<bool> {
+    let updated = diesel::update(tickets::table.find(ticket_id).filter(tickets::status.eq("sold")))
+        .set((tickets::status.eq("available"), tickets::version.eq(tickets::version + 1), tickets::updated_at.eq(now)))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
+}
+
 /// If `ticket` (locked by the caller) is under a hold that has lapsed, ends that hold now: the order is
 /// cancelled as expired and the ticket released, exactly as the sweep would.
 pub async fn expire_if_lapsed(conn: &mut AsyncPgConnection, ticket: &TicketRow, now: DateTime<Utc>) -> QueryResult<()> {

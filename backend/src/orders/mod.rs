@@ -86,6 +86,8 @@ pub async fn reserve(
                 ticket_id,
                 ticket_title: ticket.title.clone(),
                 price: ticket.price,
+                tax: policy.tax_rate.tax_on(ticket.price),
+                total: ticket.price + policy.tax_rate.tax_on(ticket.price),
                 currency: ticket.currency.clone(),
                 status: "created".into(),
                 cancel_reason: None,
@@ -93,6 +95,14 @@ pub async fn reserve(
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                payment_intent_id: None,
+                intent_status: None,
+                billing: None,
+                completed_at: None,
+                refund_requested_at: None,
+                refund_id: None,
+                refunded_at: None,
+                refund_reason: None,
             },
         )
         .await?;

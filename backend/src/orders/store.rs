@@ -23,6 +23,9 @@ pub struct OrderRow {
     pub ticket_id: Uuid,
     pub ticket_title: String,
     pub price: i64,
+    pub tax: i64,
+    /// `price + tax`: what is charged and shown.
+    pub total: i64,
     pub currency: String,
     pub status: String,
     pub cancel_reason: Option<String>,
@@ -30,6 +33,15 @@ pub struct OrderRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub payment_intent_id: Option<String>,
+    /// The PaymentIntent's status as last seen.
+    pub intent_status: Option<String>,
+    pub billing: Option<serde_json::Value>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub refund_requested_at: Option<DateTime<Utc>>,
+    pub refund_id: Option<String>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub refund_reason: Option<String>,
 }
 
 /// Name of the partial unique index allowing one live order per ticket.
@@ -95,4 +107,166 @@ pub async fn cancel_holding(
         .get_result(conn)
         .await
         .optional()
+}
+
+/// Marks a holding order as being paid through `intent_id`.
+pub async fn start_payment(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    intent_id: &str,
+    intent_status: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<OrderRow>> {
+    diesel::update(
+        orders::table.find(id).filter(orders::status.eq_any(HOLDING)).filter(orders::payment_intent_id.is_null()),
+    )
+    .set((
+        orders::payment_intent_id.eq(Some(intent_id)),
+        orders::intent_status.eq(Some(intent_status)),
+        orders::status.eq("awaiting_payment"),
+        orders::version.eq(orders::version + 1),
+        orders::updated_at.eq(now),
+    ))
+    .returning(OrderRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Records the PaymentIntent status last seen, never replacing a final one.
+pub async fn record_intent_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    intent_status: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        orders::table
+            .find(id)
+            .filter(orders::intent_status.is_null().or(orders::intent_status.ne_all(["succeeded", "canceled"]))),
+    )
+    .filter(orders::intent_status.is_distinct_from(intent_status))
+    .set((orders::intent_status.eq(Some(intent_status)), orders::updated_at.eq(now)))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn set_billing(conn: &mut AsyncPgConnection, id: Uuid, billing: &serde_json::Value) -> QueryResult<()> {
+    diesel::update(orders::table.find(id)).set(orders::billing.eq(Some(billing))).execute(conn).await.map(drop)
+}
+
+/// Completes a paid order, from holding or (paid late, listing still free) from cancelled.
+pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<OrderRow> {
+    diesel::update(orders::table.find(id))
+        .set((
+            orders::status.eq("complete"),
+            orders::cancel_reason.eq(None::<String>),
+            orders::completed_at.eq(Some(now)),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(now),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Notes that a refund is being asked of Stripe, and why.
+pub async fn request_refund(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<OrderRow> {
+    diesel::update(orders::table.find(id))
+        .set((
+            orders::refund_requested_at.eq(Some(now)),
+            orders::refund_reason.eq(Some(reason)),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(now),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Forgets a refund request Stripe refused, so it can be asked again.
+pub async fn clear_refund_request(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(orders::table.find(id).filter(orders::status.eq("complete")))
+        .set((
+            orders::refund_requested_at.eq(None::<DateTime<Utc>>),
+            orders::refund_reason.eq(None::<String>),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn set_refund_id(conn: &mut AsyncPgConnection, id: Uuid, refund_id: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(id)).set(orders::refund_id.eq(Some(refund_id))).execute(conn).await.map(drop)
+}
+
+/// Marks the order refunded, as Stripe confirmed.
+pub async fn mark_refunded(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    refund_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<OrderRow> {
+    diesel::update(orders::table.find(id))
+        .set((
+            orders::status.eq("refunded"),
+            orders::cancel_reason.eq(None::<String>),
+            orders::refund_id.eq(Some(refund_id)),
+            orders::refunded_at.eq(Some(now)),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(now),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_by_intent(conn: &mut AsyncPgConnection, intent_id: &str) -> QueryResult<Option<OrderRow>> {
+    orders::table
+        .filter(orders::payment_intent_id.eq(intent_id))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Orders whose PaymentIntent may have moved without us hearing: not final, untouched since `before`.
+pub async fn unsettled_intents(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::payment_intent_id.is_not_null())
+        .filter(orders::intent_status.is_null().or(orders::intent_status.ne_all(["succeeded", "canceled"])))
+        .filter(orders::status.eq_any(["created", "awaiting_payment", "cancelled"]))
+        .filter(orders::updated_at.le(before))
+        .order(orders::updated_at)
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Refunds asked of Stripe before `before` and not yet confirmed.
+pub async fn stalled_refunds(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::refund_requested_at.le(before))
+        .filter(orders::status.ne("refunded"))
+        .order(orders::refund_requested_at)
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)
+        .await
 }

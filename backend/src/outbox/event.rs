@@ -23,6 +23,17 @@ pub enum Event {
     /// The hold lapsed and the listing went back on the market.
     #[serde(rename = "order.expired")]
     OrderExpired { order_id: Uuid, ticket_id: Uuid, version: i32 },
+    /// Payment succeeded and the ticket is sold to the buyer. `late` when it was paid after its hold
+    /// lapsed and the listing was still free.
+    #[serde(rename = "order.completed")]
+    OrderCompleted { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, late: bool, version: i32 },
+    /// A payment arrived after the hold lapsed and the listing had gone to someone else: the money must
+    /// go back.
+    #[serde(rename = "order.refund_requested")]
+    OrderRefundRequested { order_id: Uuid, version: i32 },
+    /// Stripe confirmed a full refund.
+    #[serde(rename = "order.refunded")]
+    OrderRefunded { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, late_payment: bool, version: i32 },
 }
 
 impl Event {
@@ -35,6 +46,9 @@ impl Event {
             Self::OrderCreated { .. } => "order.created",
             Self::OrderCancelled { .. } => "order.cancelled",
             Self::OrderExpired { .. } => "order.expired",
+            Self::OrderCompleted { .. } => "order.completed",
+            Self::OrderRefundRequested { .. } => "order.refund_requested",
+            Self::OrderRefunded { .. } => "order.refunded",
         }
     }
 
@@ -46,7 +60,10 @@ impl Event {
             | Self::TicketDeleted { ticket_id, .. } => *ticket_id,
             Self::OrderCreated { order_id, .. }
             | Self::OrderCancelled { order_id, .. }
-            | Self::OrderExpired { order_id, .. } => *order_id,
+            | Self::OrderExpired { order_id, .. }
+            | Self::OrderCompleted { order_id, .. }
+            | Self::OrderRefundRequested { order_id, .. }
+            | Self::OrderRefunded { order_id, .. } => *order_id,
         }
     }
 }

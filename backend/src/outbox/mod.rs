@@ -15,13 +15,18 @@ use crate::db::schema::{outbox_deliveries, outbox_events};
 
 /// Consumer names. A consumer's name is stored with each of its deliveries: renaming one orphans them.
 pub mod consumers {
-    /// Cancels the PaymentIntent of an order whose hold ended.
+    /// Cancels the PaymentIntent of an order whose hold ended, or settles it if it was paid.
     pub const CANCEL_PAYMENT: &str = "payments.cancel_intent";
+    /// Refunds a payment that arrived after its listing went to someone else.
+    pub const REFUND_PAYMENT: &str = "payments.refund";
 }
 
 /// Which consumers receive which event kinds.
-const SUBSCRIPTIONS: &[(&str, &[&str])] =
-    &[("order.cancelled", &[consumers::CANCEL_PAYMENT]), ("order.expired", &[consumers::CANCEL_PAYMENT])];
+const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
+    ("order.cancelled", &[consumers::CANCEL_PAYMENT]),
+    ("order.expired", &[consumers::CANCEL_PAYMENT]),
+    ("order.refund_requested", &[consumers::REFUND_PAYMENT]),
+];
 
 /// The consumers that receive events of `kind`, by name.
 pub fn subscribers(kind: &str) -> &'static [&'static str] {

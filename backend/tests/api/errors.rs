@@ -75,7 +75,7 @@ async fn readiness_fails_while_the_database_is_unreachable() {
     })
     .expect("config");
     config.shutdown_grace = std::time::Duration::from_secs(1);
-    let state = ticket_exchange::app::AppState::new(broken, app.clock.clone(), config);
+    let state = ticket_exchange::app::AppState::new(broken, app.clock.clone(), config).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");

@@ -7,5 +7,6 @@ mod migrations;
 mod openapi;
 mod orders;
 mod outbox;
+mod payments;
 mod support;
 mod sweep;

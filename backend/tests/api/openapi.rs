@@ -14,7 +14,10 @@ fn every_operation_lists_its_error_responses() {
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("operation") {
             let responses = operation["responses"].as_object().expect("responses");
-            if path.ends_with("z") {
+            let takes_input = operation.get("requestBody").is_some()
+                || operation.get("parameters").is_some()
+                || operation.get("security").is_some();
+            if !takes_input {
                 continue;
             }
             for status in ["400", "401", "404", "409", "422", "429", "500"] {

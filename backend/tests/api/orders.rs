@@ -154,7 +154,7 @@ async fn a_lapsed_hold_is_free_at_once_and_the_sweep_makes_it_so() {
 
 #[tokio::test]
 async fn a_new_reservation_takes_over_a_lapsed_hold_before_the_sweep() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_stripe(&[]).await;
     let seller = app.register("seller@example.com").await;
     let first = app.register("first@example.com").await;
     let second = app.register("second@example.com").await;

@@ -4,6 +4,7 @@
 pub mod database;
 pub mod process;
 pub mod seed;
+pub mod stripe;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub struct TestApp {
     pub pool: DbPool,
     pub database_url: String,
     pub state: Arc<AppState>,
+    pub stripe: Option<stripe::LocalStripe>,
     client: reqwest::Client,
     _shutdown: oneshot::Sender<()>,
 }
@@ -42,6 +44,38 @@ impl TestApp {
 
     /// Starts a server whose configuration has `vars` set on top of the defaults.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        Self::start(vars, None, Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("time")).await
+    }
+
+    /// A server paying through its own localstripe, whose signed webhooks reach the server. The clock
+    /// starts at the real time, as localstripe signs with it.
+    pub async fn spawn_with_stripe(vars: &[(&str, &str)]) -> Self {
+        let stripe = stripe::LocalStripe::start().await;
+        let app = Self::start(vars, Some(stripe), Utc::now()).await;
+        let webhook = app.url("/api/webhooks/stripe");
+        app.stripe().register_webhook(&webhook).await;
+        app
+    }
+
+    pub fn stripe(&self) -> &stripe::LocalStripe {
+        self.stripe.as_ref().expect("started with spawn_with_stripe")
+    }
+
+    pub fn stripe_mut(&mut self) -> &mut stripe::LocalStripe {
+        self.stripe.as_mut().expect("started with spawn_with_stripe")
+    }
+
+    async fn start(vars: &[(&str, &str)], stripe: Option<stripe::LocalStripe>, start: chrono::DateTime<Utc>) -> Self {
+        let stripe_vars: Vec<(&str, String)> = match &stripe {
+            Some(local) => vec![
+                ("STRIPE_SECRET_KEY", stripe::SECRET_KEY.to_owned()),
+                ("STRIPE_PUBLISHABLE_KEY", stripe::PUBLISHABLE_KEY.to_owned()),
+                ("STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET.to_owned()),
+                ("STRIPE_API_BASE", local.url.clone()),
+                ("STRIPE_JS_URL", format!("{}/js.stripe.com/v3/", local.url)),
+            ],
+            None => vec![],
+        };
         let database_url = database::fresh_database().await;
         let config = Config::from_lookup(|name| {
             if name == "DATABASE_URL" {
@@ -50,12 +84,15 @@ impl TestApp {
             if name == "DATABASE_POOL_SIZE" {
                 return Some("8".into());
             }
-            vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+                .or_else(|| stripe_vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()))
         })
         .expect("test configuration");
         let pool = db::connect(&config.database_url, config.database_pool_size).expect("pool");
-        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("time")));
-        let state = AppState::new(pool.clone(), clock.clone(), config);
+        let clock = Arc::new(ManualClock::new(start));
+        let state = AppState::new(pool.clone(), clock.clone(), config).expect("state");
         let served = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -65,7 +102,7 @@ impl TestApp {
             let _ = stop.await;
         }));
         let client = reqwest::Client::builder().build().expect("client");
-        Self { base_url, clock, pool, database_url, state, client, _shutdown: shutdown }
+        Self { base_url, clock, pool, database_url, state, stripe, client, _shutdown: shutdown }
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {

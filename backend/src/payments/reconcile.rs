@@ -1,0 +1,81 @@
+//! Reconciliation: asks Stripe about payments we have not heard the end of, and settles them by the
+//! same rules as everything else. Catches what a lost webhook or a crash left behind.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel_async::AsyncConnection;
+use stripe_gateway::IntentStatus;
+
+use super::refund::{RefundCaller, refund_order};
+use super::{Payments, keys, settle};
+use crate::db::{self, DbError, DbPool};
+use crate::orders::store;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub checked: usize,
+    pub completed: usize,
+    pub refunds_requested: usize,
+    pub canceled: usize,
+    pub refunds_finished: usize,
+    pub failed: usize,
+}
+
+/// Checks every unsettled payment untouched for `after`.
+pub async fn reconcile(
+    payments: &Payments,
+    pool: &DbPool,
+    now: DateTime<Utc>,
+    after: std::time::Duration,
+) -> Result<ReconcileReport, DbError> {
+    let before = now - TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
+    let mut report = ReconcileReport::default();
+    let (unsettled, refunds) = {
+        let mut conn = db::conn(pool).await?;
+        (store::unsettled_intents(&mut conn, before, 100).await?, store::stalled_refunds(&mut conn, before, 100).await?)
+    };
+    for order in unsettled {
+        report.checked += 1;
+        let Some(intent_id) = order.payment_intent_id.as_deref() else { continue };
+        let intent = match payments.gateway.retrieve_intent(intent_id).await {
+            Ok(intent) if order.status == "cancelled" && intent.status.is_cancelable() => {
+                let canceled = match keys::idempotency_key(pool, order.id, "cancel", now).await {
+                    Ok(key) => payments.gateway.cancel_intent(intent_id, &key).await,
+                    Err(err) => return Err(err),
+                };
+                match canceled {
+                    Ok(canceled) => {
+                        report.canceled += 1;
+                        canceled
+                    }
+                    Err(_) => intent,
+                }
+            }
+            Ok(intent) => intent,
+            Err(err) => {
+                tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not reach Stripe");
+                report.failed += 1;
+                continue;
+            }
+        };
+        let mut conn = db::conn(pool).await?;
+        let settled = conn.transaction(async |conn| settle::settle(conn, order.id, &intent, now).await).await?;
+        match settled {
+            settle::Settlement::Completed | settle::Settlement::CompletedLate => report.completed += 1,
+            settle::Settlement::RefundRequested => report.refunds_requested += 1,
+            settle::Settlement::Unchanged if intent.status == IntentStatus::Succeeded => {}
+            settle::Settlement::Unchanged => {}
+        }
+    }
+    for order in refunds {
+        report.checked += 1;
+        match refund_order(payments, pool, order.id, RefundCaller::Resume, now).await {
+            Ok(super::refund::RefundOutcome::Refunded(_)) => report.refunds_finished += 1,
+            Ok(super::refund::RefundOutcome::Pending(_)) => {}
+            Err(err) => {
+                tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not finish a refund");
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}

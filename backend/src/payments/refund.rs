@@ -1,0 +1,128 @@
+//! Full refunds. An order becomes `refunded` only when Stripe says the refund succeeded.
+
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use stripe_gateway::{GatewayError, RefundStatus};
+use uuid::Uuid;
+
+use super::{Payments, PaymentsError, keys};
+use crate::db::{self, DbPool};
+use crate::listings::store as tickets;
+use crate::orders::{OrderRow, holds, store};
+use crate::outbox::{self, Event};
+
+/// Who is asking for the refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundCaller {
+    /// The buyer, through the API: only for a completed order, once.
+    Buyer(Uuid),
+    /// The system, finishing a refund it already asked for (late payments, recovery after a crash).
+    Resume,
+}
+
+#[derive(Debug)]
+pub enum RefundOutcome {
+    Refunded(OrderRow),
+    /// Stripe accepted the refund but has not finished it; a webhook or reconciliation completes it.
+    Pending(OrderRow),
+}
+
+/// Refunds the whole total of `order_id`.
+pub async fn refund_order(
+    payments: &Payments,
+    pool: &DbPool,
+    order_id: Uuid,
+    caller: RefundCaller,
+    now: DateTime<Utc>,
+) -> Result<RefundOutcome, PaymentsError> {
+    let mut conn = db::conn(pool).await?;
+    let order = conn
+        .transaction(async |conn| {
+            let order = store::find_for_update(conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?;
+            if let RefundCaller::Buyer(buyer) = caller {
+                if order.buyer_id != buyer {
+                    return Err(PaymentsError::OrderNotFound);
+                }
+                match order.status.as_str() {
+                    "refunded" => return Ok(order),
+                    "complete" if order.refund_requested_at.is_none() => {
+                        return Ok(store::request_refund(conn, order_id, "requested_by_buyer", now).await?);
+                    }
+                    "complete" => return Err(PaymentsError::RefundInProgress),
+                    status => return Err(PaymentsError::RefundNotAllowed { status: status.to_owned() }),
+                }
+            }
+            Ok(order)
+        })
+        .await?;
+    if order.status == "refunded" {
+        return Ok(RefundOutcome::Refunded(order));
+    }
+    if order.refund_requested_at.is_none() {
+        return Err(PaymentsError::RefundNotAllowed { status: order.status });
+    }
+    let intent_id =
+        order.payment_intent_id.clone().ok_or(PaymentsError::RefundNotAllowed { status: order.status.clone() })?;
+    let key = keys::idempotency_key(pool, order_id, "refund", now).await?;
+    let result = payments.gateway.refund_intent(&intent_id, order.total, &key).await;
+    let buyer_asked = matches!(caller, RefundCaller::Buyer(_));
+    match result {
+        Ok(refund) if refund.status == RefundStatus::Succeeded => {
+            let order = conn.transaction(async |conn| finish_refund(conn, order_id, &refund.id, now).await).await?;
+            Ok(RefundOutcome::Refunded(order))
+        }
+        Ok(refund) if matches!(refund.status, RefundStatus::Pending | RefundStatus::RequiresAction) => {
+            store::set_refund_id(&mut conn, order_id, &refund.id).await?;
+            Ok(RefundOutcome::Pending(store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?))
+        }
+        Ok(refund) => {
+            if buyer_asked {
+                store::clear_refund_request(&mut conn, order_id, now).await?;
+            }
+            Err(PaymentsError::RefundFailed(format!("Stripe reports the refund {:?}", refund.status).to_lowercase()))
+        }
+        Err(GatewayError::Rejected { code: Some(code), .. }) if code == "charge_already_refunded" => {
+            let order =
+                conn.transaction(async |conn| finish_refund(conn, order_id, "already_refunded", now).await).await?;
+            Ok(RefundOutcome::Refunded(order))
+        }
+        Err(err) => {
+            if buyer_asked {
+                store::clear_refund_request(&mut conn, order_id, now).await?;
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// Marks the order refunded (inside the caller's transaction); a sold listing returns to the market.
+pub async fn finish_refund(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    refund_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<OrderRow> {
+    let Some(order) = store::find(conn, order_id).await? else {
+        return Err(diesel::result::Error::NotFound);
+    };
+    tickets::lock_any(conn, order.ticket_id).await?;
+    let order = store::find_for_update(conn, order_id).await?.ok_or(diesel::result::Error::NotFound)?;
+    if order.status == "refunded" {
+        return Ok(order);
+    }
+    let was_sold_to_buyer = order.status == "complete";
+    let refunded = store::mark_refunded(conn, order_id, refund_id, now).await?;
+    if was_sold_to_buyer {
+        holds::unsell(conn, order.ticket_id, now).await?;
+    }
+    let event = Event::OrderRefunded {
+        order_id,
+        ticket_id: order.ticket_id,
+        buyer_id: order.buyer_id,
+        late_payment: order.refund_reason.as_deref() == Some("paid_after_hold_lapsed"),
+        version: refunded.version,
+    };
+    outbox::record(conn, &event, now).await?;
+    Ok(refunded)
+}

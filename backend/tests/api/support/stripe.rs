@@ -1,0 +1,116 @@
+//! A real Stripe-compatible server (localstripe, from PyPI) for the test that needs one, started per
+//! test, in memory only, so nothing is shared. `cargo xtask test` installs it and names the Python
+//! that has it in `TEST_TOOLS_PYTHON`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const SECRET_KEY: &str = "sk_test_ticket_exchange";
+pub const PUBLISHABLE_KEY: &str = "pk_test_ticket_exchange";
+pub const WEBHOOK_SECRET: &str = "whsec_ticket_exchange_tests";
+
+pub struct LocalStripe {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+    client: reqwest::Client,
+}
+
+impl LocalStripe {
+    pub async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        Self::start_on(port).await
+    }
+
+    pub async fn start_on(port: u16) -> Self {
+        let python = std::env::var("TEST_TOOLS_PYTHON")
+            .expect("TEST_TOOLS_PYTHON is not set: run the tests with `cargo xtask test`, which installs localstripe");
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/../xtask/run_localstripe.py");
+        let log = std::env::temp_dir().join(format!("localstripe-{port}-{}.log", std::process::id()));
+        let child = Command::new(python)
+            .arg(launcher)
+            .args(["--port", &port.to_string()])
+            .env_remove("LOCALSTRIPE_STORE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
+            .spawn()
+            .expect("start localstripe");
+        let server = Self { child, port, url: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        // Bounded wait for the process to listen; nothing else here waits.
+        for _ in 0..600 {
+            if server
+                .client
+                .get(format!("{}/v1/customers", server.url))
+                .basic_auth(SECRET_KEY, Some(""))
+                .send()
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("localstripe did not start on port {port}:\n{output}");
+    }
+
+    /// Has localstripe sign and send its events to `url`.
+    pub async fn register_webhook(&self, url: &str) {
+        let response = self
+            .client
+            .post(format!("{}/_config/webhooks/ticket-exchange", self.url))
+            .form(&[("url", url), ("secret", WEBHOOK_SECRET)])
+            .send()
+            .await
+            .expect("register webhook");
+        assert!(response.status().is_success(), "webhook registration failed: {}", response.status());
+    }
+
+    /// What Stripe.js `createToken` does with the card element's contents.
+    pub async fn card_token(&self, number: &str) -> String {
+        let body: Value = self
+            .client
+            .post(format!("{}/v1/tokens", self.url))
+            .form(&[
+                ("card[number]", number),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2031"),
+                ("card[cvc]", "123"),
+                ("key", PUBLISHABLE_KEY),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        body["id"].as_str().expect("token id").to_owned()
+    }
+
+    /// GET on localstripe's API with the secret key.
+    pub async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}/v1{path}", self.url))
+            .basic_auth(SECRET_KEY, Some(""))
+            .send()
+            .await
+            .expect("localstripe get")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalStripe {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
