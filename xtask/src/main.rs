@@ -6,6 +6,7 @@
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 
 mod bench;
+mod localstripe;
 mod openapi;
 mod postgres;
 mod python;

@@ -1,5 +1,6 @@
 //! `cargo xtask run`: builds the server and runs it. Without `DATABASE_URL` it first starts a private
-//! PostgreSQL whose data lives in `.data/postgres` and survives restarts.
+//! PostgreSQL whose data lives in `.data/postgres` and survives restarts; without `STRIPE_SECRET_KEY`
+//! it starts localstripe in Stripe's place, so a whole purchase works with no network.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,7 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result, bail};
 
+use crate::localstripe::{self, LocalStripe};
 use crate::postgres::Cluster;
+use crate::python::ensure_tools;
 use crate::system::{ensure_runtime_packages, run as run_command};
 
 static SERVER_PID: AtomicU32 = AtomicU32::new(0);
@@ -38,16 +41,32 @@ pub fn run(root: &Path) -> Result<()> {
     let binary = target_dir(root).join("debug/ticket-exchange");
     let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{bind}"));
-    let mut server = Command::new(&binary)
-        .env("DATABASE_URL", &database_url)
-        .env("BIND_ADDR", &bind)
-        .env("PUBLIC_URL", &public_url)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
+    let mut server = Command::new(&binary);
+    server.env("DATABASE_URL", &database_url).env("BIND_ADDR", &bind).env("PUBLIC_URL", &public_url);
+
+    // Payments work offline: without a Stripe key, localstripe stands in for Stripe.
+    let stripe = match std::env::var("STRIPE_SECRET_KEY") {
+        Ok(key) if !key.trim().is_empty() => None,
+        _ => {
+            let python = ensure_tools(root)?;
+            let stripe = LocalStripe::start(root, &python)?;
+            stripe.register_webhook(&format!("http://{bind}/api/webhooks/stripe"))?;
+            server
+                .env("STRIPE_SECRET_KEY", localstripe::SECRET_KEY)
+                .env("STRIPE_PUBLISHABLE_KEY", localstripe::PUBLISHABLE_KEY)
+                .env("STRIPE_WEBHOOK_SECRET", localstripe::WEBHOOK_SECRET)
+                .env("STRIPE_API_BASE", stripe.url())
+                .env("STRIPE_JS_URL", format!("{}/js.stripe.com/v3/", stripe.url()));
+            eprintln!("payments: localstripe on {} stands in for Stripe (test card 4242 4242 4242 4242)", stripe.url());
+            Some(stripe)
+        }
+    };
+    let mut server = server.spawn().with_context(|| format!("starting {}", binary.display()))?;
     SERVER_PID.store(server.id(), Ordering::SeqCst);
     eprintln!("\nTicket Exchange is starting at {public_url}  (API docs: {public_url}/api/docs; Ctrl-C stops)\n");
     let status = server.wait()?;
     SERVER_PID.store(0, Ordering::SeqCst);
+    drop(stripe);
     drop(cluster);
     if !status.success() && status.code().is_some() {
         bail!("the server exited with {status}");
