@@ -8,6 +8,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool};
+use crate::notifications::{self, Mailer, Notifier};
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
 use crate::payments::Payments;
 use crate::{http, jobs, payments};
@@ -19,6 +20,7 @@ pub struct AppState {
     pub config: Config,
     /// Stripe, when configured.
     pub payments: Option<Arc<Payments>>,
+    pub notifier: Arc<Notifier>,
 }
 
 impl AppState {
@@ -27,7 +29,14 @@ impl AppState {
             Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
             None => None,
         };
-        Ok(Arc::new(Self { pool, clock, config, payments }))
+        let notifier = Arc::new(Notifier {
+            mailer: Mailer::new(&config.mail)?,
+            pool: pool.clone(),
+            clock: clock.clone(),
+            public_url: config.public_url.clone(),
+            hold_minutes: config.orders.hold.as_secs() / 60,
+        });
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -45,6 +54,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(pool, Arc::new(SystemClock), config.clone())?;
     if state.payments.is_none() {
         tracing::warn!("STRIPE_SECRET_KEY is not set: payment operations will answer 503");
+    }
+    if config.mail.smtp_url.is_none() {
+        tracing::info!(dir = %config.mail.mail_dir.display(), "SMTP_URL is not set: emails are written as .eml files");
     }
     let mut scheduler = if config.jobs.enabled {
         Some(jobs::start(state.clone(), dispatcher(&state)).await?)
@@ -65,7 +77,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// The outbox dispatcher with every consumer this process runs.
 pub fn dispatcher(state: &AppState) -> Dispatcher {
     let policy = RetryPolicy { max_attempts: state.config.jobs.outbox_max_attempts, ..RetryPolicy::default() };
-    let dispatcher = Dispatcher::new(state.pool.clone(), state.clock.clone(), policy);
+    let notifier = state.notifier.clone();
+    let dispatcher = Dispatcher::new(state.pool.clone(), state.clock.clone(), policy)
+        .register(consumers::EMAIL, move |delivery| notifications::send_order_email(notifier.clone(), delivery));
     // Without Stripe, payment events wait (undelivered) for a process that has it.
     let Some(stripe) = state.payments.clone() else {
         return dispatcher;

@@ -20,6 +20,7 @@ pub struct Config {
     pub login_throttle: LoginThrottle,
     pub orders: OrderPolicy,
     pub jobs: JobSettings,
+    pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
     pub stripe: Option<StripeSettings>,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
@@ -61,6 +62,28 @@ impl Default for SessionPolicy {
 impl Default for LoginThrottle {
     fn default() -> Self {
         Self { window: Duration::from_secs(15 * 60), max_per_account: 5, max_per_address: 20 }
+    }
+}
+
+/// Where email goes.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// `SMTP_URL`: `smtp://` or `smtps://user:password@host:port` (e.g. Resend's relay). Unset: emails
+    /// are written as `.eml` files into `mail_dir` instead.
+    pub smtp_url: Option<String>,
+    /// `MAIL_FROM` (default `Ticket Exchange <tickets@localhost>`).
+    pub from: String,
+    /// `MAIL_DIR` (default `mail`): where emails are written when there is no SMTP server.
+    pub mail_dir: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp", &self.smtp_url.as_ref().map(|_| "configured"))
+            .field("from", &self.from)
+            .field("mail_dir", &self.mail_dir)
+            .finish()
     }
 }
 
@@ -214,6 +237,11 @@ impl Config {
                 reconcile_interval: duration(var("RECONCILE_INTERVAL"), "RECONCILE_INTERVAL", jobs.reconcile_interval)?,
                 reconcile_after: duration(var("RECONCILE_AFTER"), "RECONCILE_AFTER", jobs.reconcile_after)?,
                 enabled: parse(var("BACKGROUND_JOBS"), "BACKGROUND_JOBS", Some(jobs.enabled))?,
+            },
+            mail: MailSettings {
+                smtp_url: var("SMTP_URL"),
+                from: var("MAIL_FROM").unwrap_or_else(|| "Ticket Exchange <tickets@localhost>".into()),
+                mail_dir: var("MAIL_DIR").unwrap_or_else(|| "mail".into()).into(),
             },
             stripe: match var("STRIPE_SECRET_KEY") {
                 None => None,

@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod listings;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

@@ -61,6 +61,12 @@ pub fn run(root: &Path) -> Result<()> {
             Some(stripe)
         }
     };
+    // Email works offline too: without SMTP, each email is written as an .eml file.
+    if std::env::var("SMTP_URL").map_or(true, |url| url.trim().is_empty()) {
+        let dir = std::env::var("MAIL_DIR").map_or_else(|_| root.join(".data/mail"), std::path::PathBuf::from);
+        server.env("MAIL_DIR", &dir);
+        eprintln!("email: no SMTP_URL, so emails are written as .eml files into {}", dir.display());
+    }
     let mut server = server.spawn().with_context(|| format!("starting {}", binary.display()))?;
     SERVER_PID.store(server.id(), Ordering::SeqCst);
     eprintln!("\nTicket Exchange is starting at {public_url}  (API docs: {public_url}/api/docs; Ctrl-C stops)\n");

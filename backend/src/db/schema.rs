@@ -115,6 +115,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sent_emails (event_id, recipient) {
+        event_id -> Int8,
+        recipient -> Text,
+        kind -> Text,
+        status -> Text,
+        claimed_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        message_id -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
@@ -132,4 +144,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_events,
     outbox_events,
     outbox_deliveries,
+    sent_emails,
 );

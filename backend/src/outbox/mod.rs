@@ -19,6 +19,8 @@ pub mod consumers {
     pub const CANCEL_PAYMENT: &str = "payments.cancel_intent";
     /// Refunds a payment that arrived after its listing went to someone else.
     pub const REFUND_PAYMENT: &str = "payments.refund";
+    /// Emails the buyer about their order.
+    pub const EMAIL: &str = "notifications.email";
 }
 
 /// Which consumers receive which event kinds.
@@ -26,6 +28,8 @@ const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("order.cancelled", &[consumers::CANCEL_PAYMENT]),
     ("order.expired", &[consumers::CANCEL_PAYMENT]),
     ("order.refund_requested", &[consumers::REFUND_PAYMENT]),
+    ("order.completed", &[consumers::EMAIL]),
+    ("order.refunded", &[consumers::EMAIL]),
 ];
 
 /// The consumers that receive events of `kind`, by name.

@@ -1,6 +1,7 @@
 //! Tests of the backend through HTTP, against real PostgreSQL.
 
 mod accounts;
+mod email;
 mod errors;
 mod listings;
 mod migrations;

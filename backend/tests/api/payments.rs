@@ -6,60 +6,11 @@ use stripe_gateway::webhook::sign;
 use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 use ticket_exchange::payments::reconcile::reconcile;
 
+use crate::support::checkout::{
+    DECLINED_CARD, GOOD_CARD, Purchase, billing, order, pay, reserved, start_payment, ticket_status,
+};
 use crate::support::stripe::{LocalStripe, WEBHOOK_SECRET};
-use crate::support::{Session, TestApp, expect_error, expect_status};
-
-const GOOD_CARD: &str = "4242424242424242";
-const DECLINED_CARD: &str = "4000000000000002";
-
-struct Purchase {
-    seller: Session,
-    buyer: Session,
-    ticket: Value,
-    order: Value,
-}
-
-impl Purchase {
-    fn order_id(&self) -> &str {
-        self.order["id"].as_str().expect("order id")
-    }
-}
-
-async fn reserved(app: &TestApp, price: i64) -> Purchase {
-    let seller = app.register("seller@example.com").await;
-    let buyer = app.register("buyer@example.com").await;
-    let ticket = app.create_ticket(&seller, "Jazz night", price).await;
-    let order = expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
-    Purchase { seller, buyer, ticket, order }
-}
-
-fn billing() -> Value {
-    json!({"name": "Ada Lovelace", "line1": "1 Main St", "city": "Toronto", "region": "ON", "postalCode": "M5V 2T6", "country": "CA"})
-}
-
-async fn start_payment(app: &TestApp, buyer: &Session, order_id: &str) -> reqwest::Response {
-    app.authed(buyer, Method::POST, "/api/payments").json(&json!({"orderId": order_id})).send().await.expect("send")
-}
-
-async fn pay(app: &TestApp, buyer: &Session, order_id: &str, card: &str) -> reqwest::Response {
-    let token = app.stripe().card_token(card).await;
-    app.authed(buyer, Method::POST, "/api/payments/confirm")
-        .json(&json!({"orderId": order_id, "cardToken": token, "billing": billing()}))
-        .send()
-        .await
-        .expect("send")
-}
-
-async fn order(app: &TestApp, buyer: &Session, order_id: &str) -> Value {
-    let response = app.authed(buyer, Method::GET, &format!("/api/orders/{order_id}")).send().await.expect("send");
-    expect_status(response, StatusCode::OK).await
-}
-
-async fn ticket_status(app: &TestApp, ticket: &Value) -> String {
-    let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
-    let body = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
-    body["status"].as_str().expect("status").to_owned()
-}
+use crate::support::{TestApp, expect_error, expect_status};
 
 /// Charges the order's PaymentIntent at Stripe without our server hearing of it: what happens when the
 /// server dies after Stripe confirmed and before its own commit.

@@ -1,9 +1,11 @@
 //! The test harness: a real server on a loopback port, over a database of its own, with a clock that
 //! moves only when the test says so.
 
+pub mod checkout;
 pub mod database;
 pub mod process;
 pub mod seed;
+pub mod smtp;
 pub mod stripe;
 
 use std::sync::Arc;
@@ -76,6 +78,7 @@ impl TestApp {
             ],
             None => vec![],
         };
+        let mail_dir = std::env::temp_dir().join(format!("ticket-exchange-eml-{}", uuid::Uuid::new_v4().simple()));
         let database_url = database::fresh_database().await;
         let config = Config::from_lookup(|name| {
             if name == "DATABASE_URL" {
@@ -88,6 +91,7 @@ impl TestApp {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
                 .or_else(|| stripe_vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()))
+                .or_else(|| (name == "MAIL_DIR").then(|| mail_dir.display().to_string()))
         })
         .expect("test configuration");
         let pool = db::connect(&config.database_url, config.database_pool_size).expect("pool");

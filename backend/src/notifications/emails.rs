@@ -1,0 +1,225 @@
+//! The emails themselves: what each says, rendered from `backend/templates/email/` (HTML and plain
+//! text), and assembled into a message whose headers no field can alter.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use lettre::Message;
+use lettre::message::header::{ContentType, MessageId};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
+use super::mailer::MailError;
+use crate::money::Money;
+use crate::payments::Billing;
+
+/// Which email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    OrderConfirmation,
+    OrderRefunded,
+    LatePaymentRefunded,
+}
+
+impl EmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderConfirmation => "order_confirmation",
+            Self::OrderRefunded => "order_refunded",
+            Self::LatePaymentRefunded => "late_payment_refunded",
+        }
+    }
+}
+
+/// The facts an order email shows, formatted.
+#[derive(Debug, Clone)]
+pub struct OrderEmail {
+    pub kind: EmailKind,
+    pub recipient: String,
+    pub order_ref: String,
+    pub date: String,
+    pub first_name: String,
+    pub title: String,
+    pub price: String,
+    pub tax: String,
+    pub refund: Option<String>,
+    pub total: String,
+    pub billing: Option<Billing>,
+    pub orders_url: String,
+    pub hold_minutes: u64,
+}
+
+/// The order facts an email is made from.
+pub struct OrderFacts<'a> {
+    pub kind: EmailKind,
+    pub recipient: &'a str,
+    pub order_id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub title: &'a str,
+    pub price: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub currency: &'a str,
+    pub billing: Option<Billing>,
+    pub public_url: &'a str,
+    pub hold_minutes: u64,
+}
+
+impl OrderEmail {
+    pub fn new(facts: OrderFacts<'_>) -> Self {
+        let money = |minor: i64| Money { minor, currency: facts.currency }.to_string();
+        let refunded = facts.kind != EmailKind::OrderConfirmation;
+        let first_name = facts
+            .billing
+            .as_ref()
+            .map(|billing| billing.first_name().to_owned())
+            .unwrap_or_else(|| facts.recipient.split('@').next().unwrap_or("there").to_owned());
+        Self {
+            kind: facts.kind,
+            recipient: facts.recipient.to_owned(),
+            order_ref: facts.order_id.to_string(),
+            date: facts.at.format("%B %-d, %Y").to_string(),
+            first_name,
+            title: facts.title.to_owned(),
+            price: money(facts.price),
+            tax: money(facts.tax),
+            refund: refunded.then(|| money(-facts.total)),
+            total: money(if refunded { 0 } else { facts.total }),
+            billing: facts.billing,
+            orders_url: format!("{}/orders", facts.public_url),
+            hold_minutes: facts.hold_minutes,
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        let subject = match self.kind {
+            EmailKind::OrderConfirmation => format!("Order #{} confirmed: {}", self.order_ref, self.title),
+            EmailKind::OrderRefunded => format!("Refund for order #{}: {}", self.order_ref, self.title),
+            EmailKind::LatePaymentRefunded => format!("Your payment for order #{} was returned", self.order_ref),
+        };
+        // Header values never carry line breaks, whatever a title contains.
+        subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    }
+
+    fn render(&self) -> Result<(String, String), askama::Error> {
+        let email = self;
+        Ok(match self.kind {
+            EmailKind::OrderConfirmation => {
+                (ConfirmationText { email }.render()?, ConfirmationHtml { email }.render()?)
+            }
+            EmailKind::OrderRefunded => (RefundedText { email }.render()?, RefundedHtml { email }.render()?),
+            EmailKind::LatePaymentRefunded => (LateText { email }.render()?, LateHtml { email }.render()?),
+        })
+    }
+
+    /// The message, plain text and HTML, with a Message-ID fixed by `dedup_key` so a resend is
+    /// recognisably the same message.
+    pub fn message(&self, from: &Mailbox, dedup_key: &str) -> Result<Message, MailError> {
+        let to: Mailbox = self.recipient.parse().map_err(|err| MailError::Build(format!("recipient: {err}")))?;
+        let (text, html) = self.render().map_err(|err| MailError::Build(err.to_string()))?;
+        let domain = from.email.domain().to_owned();
+        Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(self.subject())
+            .header(MessageId::from(format!("<{dedup_key}@{domain}>")))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+            )
+            .map_err(|err| MailError::Build(err.to_string()))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/order_confirmation.txt")]
+struct ConfirmationText<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/order_confirmation.html")]
+struct ConfirmationHtml<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/order_refunded.txt")]
+struct RefundedText<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/order_refunded.html")]
+struct RefundedHtml<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/late_payment_refunded.txt")]
+struct LateText<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/late_payment_refunded.html")]
+struct LateHtml<'a> {
+    email: &'a OrderEmail,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kind: EmailKind, title: &str, name: &str) -> OrderEmail {
+        OrderEmail::new(OrderFacts {
+            kind,
+            recipient: "ada@example.com",
+            order_id: uuid::Uuid::nil(),
+            at: DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+            title,
+            price: 4_500,
+            tax: 225,
+            total: 4_725,
+            currency: "CAD",
+            billing: Some(Billing {
+                name: name.into(),
+                line1: "1 Main St".into(),
+                line2: None,
+                city: "Toronto".into(),
+                region: Some("ON".into()),
+                postal_code: "M5V 2T6".into(),
+                country: "CA".into(),
+            }),
+            public_url: "http://localhost:8080",
+            hold_minutes: 15,
+        })
+    }
+
+    #[test]
+    fn a_confirmation_shows_the_order_summary_and_billing() {
+        let email = facts(EmailKind::OrderConfirmation, "Jazz night", "Ada Lovelace");
+        let (text, html) = email.render().expect("renders");
+        for part in [&text, &html] {
+            for expected in ["Thanks, Ada!", "1 Jazz night Ticket", "$45.00 CAD", "$2.25 CAD", "$47.25 CAD", "M5V 2T6"]
+            {
+                assert!(part.contains(expected), "missing {expected:?} in {part}");
+            }
+        }
+        assert!(html.contains("#003049") && html.contains("#E0F4FF"), "in the product's colours");
+        assert_eq!(email.subject(), format!("Order #{} confirmed: Jazz night", uuid::Uuid::nil()));
+    }
+
+    #[test]
+    fn a_refund_notice_shows_a_refund_line_and_a_zero_total() {
+        let (text, _) = facts(EmailKind::OrderRefunded, "Jazz night", "Ada").render().expect("renders");
+        assert!(text.contains("Refund    -$47.25 CAD"), "{text}");
+        assert!(text.contains("Total    $0.00 CAD"), "{text}");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let (text, html) = facts(EmailKind::OrderConfirmation, "<script>x</script>", "Ada").render().expect("renders");
+        assert!(!html.contains("<script>") && html.contains("&#60;script&#62;"), "{html}");
+        assert!(text.contains("<script>x</script>"), "plain text is plain");
+    }
+}

@@ -1,0 +1,58 @@
+//! A buyer's way through checkout, for tests of what comes after.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Session, TestApp, expect_status};
+
+pub const GOOD_CARD: &str = "4242424242424242";
+pub const DECLINED_CARD: &str = "4000000000000002";
+
+pub struct Purchase {
+    pub seller: Session,
+    pub buyer: Session,
+    pub ticket: Value,
+    pub order: Value,
+}
+
+impl Purchase {
+    pub fn order_id(&self) -> &str {
+        self.order["id"].as_str().expect("order id")
+    }
+}
+
+pub async fn reserved(app: &TestApp, price: i64) -> Purchase {
+    let seller = app.register("seller@example.com").await;
+    let buyer = app.register("buyer@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", price).await;
+    let order = expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
+    Purchase { seller, buyer, ticket, order }
+}
+
+pub fn billing() -> Value {
+    json!({"name": "Ada Lovelace", "line1": "1 Main St", "city": "Toronto", "region": "ON", "postalCode": "M5V 2T6", "country": "CA"})
+}
+
+pub async fn start_payment(app: &TestApp, buyer: &Session, order_id: &str) -> reqwest::Response {
+    app.authed(buyer, Method::POST, "/api/payments").json(&json!({"orderId": order_id})).send().await.expect("send")
+}
+
+pub async fn pay(app: &TestApp, buyer: &Session, order_id: &str, card: &str) -> reqwest::Response {
+    let token = app.stripe().card_token(card).await;
+    app.authed(buyer, Method::POST, "/api/payments/confirm")
+        .json(&json!({"orderId": order_id, "cardToken": token, "billing": billing()}))
+        .send()
+        .await
+        .expect("send")
+}
+
+pub async fn order(app: &TestApp, buyer: &Session, order_id: &str) -> Value {
+    let response = app.authed(buyer, Method::GET, &format!("/api/orders/{order_id}")).send().await.expect("send");
+    expect_status(response, StatusCode::OK).await
+}
+
+pub async fn ticket_status(app: &TestApp, ticket: &Value) -> String {
+    let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
+    let body = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
+    body["status"].as_str().expect("status").to_owned()
+}

@@ -1,0 +1,93 @@
+//! A real SMTP server (aiosmtpd, from PyPI) storing what it receives in a maildir the test reads.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+/// A received email, parsed.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl SmtpServer {
+    pub async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        Self::start_on(port).await
+    }
+
+    pub async fn start_on(port: u16) -> Self {
+        let python = std::env::var("TEST_TOOLS_PYTHON")
+            .expect("TEST_TOOLS_PYTHON is not set: run the tests with `cargo xtask test`, which installs aiosmtpd");
+        let maildir = std::env::temp_dir().join(format!("ticket-exchange-mail-{}", uuid::Uuid::new_v4().simple()));
+        let child = Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let server = Self { child, port, maildir };
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        let mut files: Vec<_> = ["new", "cur"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(self.maildir.join(sub)).into_iter().flatten().flatten())
+            .map(|entry| entry.path())
+            .collect();
+        files.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).expect("read mail");
+                let message = mail_parser::MessageParser::default().parse(&raw).expect("parse mail");
+                let address = |addr: Option<&mail_parser::Address>| {
+                    addr.and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_owned()
+                };
+                Received {
+                    to: address(message.to()),
+                    from: address(message.from()),
+                    subject: message.subject().unwrap_or_default().to_owned(),
+                    text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    html: message.body_html(0).map(|h| h.into_owned()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
