@@ -333,7 +333,7 @@ async fn main() {
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     let hold = |table: &str| {
         format!(
-            "TRUNCATE orders, outbox_deliveries, outbox_events; DELETE FROM {table};
+            "TRUNCATE orders, outbox_deliveries, outbox_events CASCADE; DELETE FROM {table};
              INSERT INTO users (id, email, password_hash, created_at)
                VALUES ('00000000-0000-0000-0000-000000000001', 'seller@bench', 'x', now()),
                       ('00000000-0000-0000-0000-000000000002', 'buyer@bench', 'x', now())

@@ -23,6 +23,11 @@ pub struct Config {
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
     pub stripe: Option<StripeSettings>,
+    /// `WEB_DIR`: the built web UI, served at `/` (unset: `/` redirects to the API docs).
+    pub web_dir: Option<std::path::PathBuf>,
+    /// `CORS_ORIGINS`: origins allowed to call the API from another origin: the desktop and mobile
+    /// apps' webviews (default `tauri://localhost,http://tauri.localhost,https://tauri.localhost`).
+    pub cors_origins: Vec<String>,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     /// `MAX_BODY_BYTES`: largest accepted request body (default 64 KiB).
@@ -259,6 +264,13 @@ impl Config {
                     js_url: var("STRIPE_JS_URL").unwrap_or_else(|| "https://js.stripe.com/v3/".into()),
                 }),
             },
+            web_dir: var("WEB_DIR").map(Into::into),
+            cors_origins: var("CORS_ORIGINS")
+                .unwrap_or_else(|| "tauri://localhost,http://tauri.localhost,https://tauri.localhost".into())
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
             trust_forwarded_for: parse(var("TRUST_FORWARDED_FOR"), "TRUST_FORWARDED_FOR", Some(false))?,
             max_body_bytes: parse(var("MAX_BODY_BYTES"), "MAX_BODY_BYTES", Some(64 * 1024))?,
             shutdown_grace: duration(var("SHUTDOWN_GRACE"), "SHUTDOWN_GRACE", Duration::from_secs(30))?,

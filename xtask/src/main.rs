@@ -3,9 +3,13 @@
 //! - `run`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set).
 //! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
 //! - `bench`: the holds benchmark (release build, private PostgreSQL); figures in `.data/bench/`.
+//! - `e2e`: only the browser tests.
+//! - `web`: build the web UI (wasm) into `<target dir>/web`.
+//! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 
 mod bench;
+mod desktop;
 mod localstripe;
 mod openapi;
 mod postgres;
@@ -13,6 +17,7 @@ mod python;
 mod run;
 mod system;
 mod test;
+mod web;
 
 use std::path::PathBuf;
 
@@ -36,8 +41,13 @@ fn dispatch() -> Result<()> {
         Some("run") => run::run(&root),
         Some("test") => test::test(&root, args[1..].iter().skip_while(|arg| *arg == "--").cloned().collect()),
         Some("bench") => bench::bench(),
+        Some("web") => web::build(&root).map(drop),
+        Some("e2e") => test::e2e(&root),
+        Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
-        _ => bail!("usage: cargo xtask <run | test [nextest filters] | bench | openapi [--check]>"),
+        _ => bail!(
+            "usage: cargo xtask <run | test [nextest filters] | e2e | web | desktop [--bundle] | bench | openapi [--check]>"
+        ),
     }
 }
 

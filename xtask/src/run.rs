@@ -37,12 +37,17 @@ pub fn run(root: &Path) -> Result<()> {
         }
     };
 
+    let web = crate::web::build(root)?;
     run_command(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange"]))?;
     let binary = target_dir(root).join("debug/ticket-exchange");
     let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{bind}"));
     let mut server = Command::new(&binary);
-    server.env("DATABASE_URL", &database_url).env("BIND_ADDR", &bind).env("PUBLIC_URL", &public_url);
+    server
+        .env("DATABASE_URL", &database_url)
+        .env("BIND_ADDR", &bind)
+        .env("PUBLIC_URL", &public_url)
+        .env("WEB_DIR", &web);
 
     // Payments work offline: without a Stripe key, localstripe stands in for Stripe.
     let stripe = match std::env::var("STRIPE_SECRET_KEY") {

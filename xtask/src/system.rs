@@ -53,6 +53,13 @@ pub fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
     apt(&install)
 }
 
+/// Installs the Debian package named beside each command that is not on PATH.
+pub fn ensure_commands(commands: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> =
+        commands.iter().filter(|(command, _)| !have(command)).map(|(_, package)| *package).collect();
+    ensure_debian_packages(&missing)
+}
+
 /// The system packages that running the product needs.
 pub fn ensure_runtime_packages() -> Result<()> {
     if crate::postgres::binaries().is_ok() {

@@ -9,7 +9,9 @@ pub mod text;
 
 use std::sync::Arc;
 
-use poem::middleware::{CatchPanic, CookieJarManager, Tracing};
+use poem::endpoint::StaticFilesEndpoint;
+use poem::http::Method;
+use poem::middleware::{CatchPanic, CookieJarManager, Cors, Tracing};
 use poem::web::Redirect;
 use poem::{Endpoint, EndpointExt, Route, handler};
 use poem_openapi::{OpenApiService, Tags};
@@ -63,18 +65,44 @@ fn to_docs() -> Redirect {
     Redirect::see_other("/api/docs")
 }
 
+/// Browsers send `Origin` on same-origin module scripts and POSTs too; such requests need no CORS, so
+/// the header is dropped before the CORS check, which then only judges other origins (the apps).
+async fn forget_same_origin(mut req: poem::Request) -> poem::Result<poem::Request> {
+    let host = req.headers().get(poem::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    let origin_host = req
+        .headers()
+        .get(poem::http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .and_then(|origin| origin.split_once("://").map(|(_, rest)| rest.to_owned()));
+    if let (Some(host), Some(origin_host)) = (host, origin_host)
+        && host.eq_ignore_ascii_case(&origin_host)
+    {
+        req.headers_mut().remove(poem::http::header::ORIGIN);
+    }
+    Ok(req)
+}
+
 /// Every route the server answers, with state and middleware attached.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api_service();
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let max_body_bytes = state.config.max_body_bytes;
-    Route::new()
-        .at("/", to_docs)
-        .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
-        .nest("/api", api)
+    let cors = Cors::new()
+        .allow_origins(state.config.cors_origins.iter().map(String::as_str))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers(["authorization", "content-type"])
+        .max_age(600);
+    let mut routes = Route::new().at("/api/openapi.json", spec).nest("/api/docs", docs).nest("/api", api);
+    routes = match &state.config.web_dir {
+        // The web UI, with every unknown path answered by index.html for the UI's own router.
+        Some(dir) => routes.nest("/", StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index()),
+        None => routes.at("/", to_docs),
+    };
+    routes
         .data(state)
+        .with(cors)
+        .before(forget_same_origin)
         .with(CookieJarManager::new())
         .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
         .with(CatchPanic::new())

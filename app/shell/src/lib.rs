@@ -1,0 +1,52 @@
+//! The desktop and mobile shell: one window showing the web UI, told where the server is.
+//!
+//! The UI finds the API through `window.__TICKET_EXCHANGE_API__`, injected before the page loads. It
+//! is `TICKET_EXCHANGE_API_URL` when set (at build time for mobile, at run time for desktop), else the
+//! `apiUrl` in `tauri.conf.json`'s plugin-free `app` settings default below.
+
+use tauri::{WebviewUrl, WebviewWindowBuilder};
+
+const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
+
+fn api_url() -> String {
+    std::env::var("TICKET_EXCHANGE_API_URL")
+        .ok()
+        .or_else(|| option_env!("TICKET_EXCHANGE_API_URL").map(str::to_owned))
+        .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
+}
+
+/// The script that tells the UI where the server is.
+fn bootstrap_script(api: &str) -> String {
+    format!("window.__TICKET_EXCHANGE_API__ = {};", serde_json::Value::String(api.trim_end_matches('/').to_owned()))
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    let script = bootstrap_script(&api_url());
+    let result = tauri::Builder::default()
+        .setup(move |app| {
+            WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+                .title("Ticket-Exchange")
+                .inner_size(1100.0, 800.0)
+                .min_inner_size(360.0, 600.0)
+                .initialization_script(&script)
+                .build()?;
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(err) = result {
+        eprintln!("Ticket Exchange could not start: {err}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bootstrap_script;
+
+    #[test]
+    fn the_api_url_is_injected_as_a_json_string() {
+        assert_eq!(bootstrap_script("https://tickets.example/"), r#"window.__TICKET_EXCHANGE_API__ = "https://tickets.example";"#);
+        assert_eq!(bootstrap_script("x\";alert(1)//"), r#"window.__TICKET_EXCHANGE_API__ = "x\";alert(1)//";"#);
+    }
+}

@@ -1,0 +1,11 @@
+//! Pieces of pages. Each takes props only.
+
+mod field;
+mod header;
+mod order_card;
+mod ticket_card;
+
+pub use field::{Field, FormError};
+pub use header::Header;
+pub use order_card::{OrderCard, status_label};
+pub use ticket_card::TicketCard;

@@ -1,0 +1,63 @@
+use dioxus::prelude::*;
+
+use crate::api::types;
+use crate::format;
+use crate::routes::Route;
+
+/// The word shown for an order's status.
+pub fn status_label(status: &types::OrderStatus) -> &'static str {
+    match status {
+        types::OrderStatus::Created => "Reserved",
+        types::OrderStatus::AwaitingPayment => "Awaiting payment",
+        types::OrderStatus::Complete => "Complete",
+        types::OrderStatus::Cancelled => "Cancelled",
+        types::OrderStatus::Refunded => "Refunded",
+    }
+}
+
+fn status_class(status: &types::OrderStatus) -> &'static str {
+    match status {
+        types::OrderStatus::Created | types::OrderStatus::AwaitingPayment => "status pending",
+        types::OrderStatus::Complete => "status complete",
+        types::OrderStatus::Cancelled => "status cancelled",
+        types::OrderStatus::Refunded => "status refunded",
+    }
+}
+
+/// One order in the history: title, price, id, coloured status; refund on completed orders.
+#[component]
+pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<types::OrderView>) -> Element {
+    let total = format::money(order.total, &order.currency);
+    let id = order.id.to_string();
+    let label = status_label(&order.status);
+    let class = status_class(&order.status);
+    let payable = matches!(order.status, types::OrderStatus::Created | types::OrderStatus::AwaitingPayment);
+    let refundable = order.status == types::OrderStatus::Complete && !order.refund_pending;
+    rsx! {
+        article { class: "card order-card", "data-order": "{id}",
+            h3 { "{order.ticket_title}" }
+            p { class: "price", "{total}" }
+            p { class: "muted", "Order #{id}" }
+            p { class: "{class}", "{label}" }
+            if order.refund_pending {
+                p { class: "muted", "Refund in progress" }
+            }
+            div { class: "card-actions",
+                if payable {
+                    Link { class: "button", to: Route::Checkout { id: id.clone() }, "Pay" }
+                }
+                if order.status == types::OrderStatus::Complete {
+                    Link { class: "button secondary", to: Route::OrderDetail { id: id.clone() }, "Details" }
+                }
+                if refundable {
+                    button {
+                        class: "button danger",
+                        disabled: busy,
+                        onclick: move |_| on_refund.call(order.clone()),
+                        if busy { "Refunding…" } else { "Refund" }
+                    }
+                }
+            }
+        }
+    }
+}

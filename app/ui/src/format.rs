@@ -1,0 +1,77 @@
+//! Display of money and times.
+
+use chrono::{DateTime, Utc};
+
+/// `4725, "CAD"` → `$47.25 CAD`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let symbol = match currency {
+        "EUR" => "€",
+        "GBP" => "£",
+        _ => "$",
+    };
+    format!("{sign}{symbol}{}.{:02} {currency}", abs / 100, abs % 100)
+}
+
+/// What a person typed as a price (`45`, `45.5`, `$45.50`) in minor units, or `None`.
+pub fn parse_price(input: &str) -> Option<i64> {
+    let cleaned: String = input.trim().trim_start_matches('$').chars().filter(|c| *c != ',').collect();
+    let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    if fraction.len() > 2 || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(cents)
+}
+
+/// `4725` → `47.25`, for an input field.
+pub fn price_input(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+/// `November 23, 2026`.
+pub fn date(at: &DateTime<Utc>) -> String {
+    at.format("%B %-d, %Y").to_string()
+}
+
+/// Seconds as `mm:ss`.
+pub fn countdown(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    format!("{:02}:{:02}", seconds / 60, seconds % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_shown_with_symbol_cents_and_code() {
+        assert_eq!(money(4_725, "CAD"), "$47.25 CAD");
+        assert_eq!(money(5, "EUR"), "€0.05 EUR");
+        assert_eq!(money(-4_725, "CAD"), "-$47.25 CAD");
+    }
+
+    #[test]
+    fn prices_typed_by_people_become_minor_units() {
+        assert_eq!(parse_price("45"), Some(4_500));
+        assert_eq!(parse_price("45.5"), Some(4_550));
+        assert_eq!(parse_price("$1,045.05"), Some(104_505));
+        assert_eq!(parse_price(".5"), Some(50));
+        for bad in ["", "abc", "1.234", "-5", "4 5"] {
+            assert_eq!(parse_price(bad), None, "{bad}");
+        }
+        assert_eq!(price_input(4_550), "45.50");
+    }
+
+    #[test]
+    fn countdowns_never_go_negative() {
+        assert_eq!(countdown(900), "15:00");
+        assert_eq!(countdown(61), "01:01");
+        assert_eq!(countdown(-3), "00:00");
+    }
+}

@@ -1,0 +1,26 @@
+//! Ticket Exchange's user interface: one Dioxus app for the browser (served by the backend) and for
+//! the desktop and mobile apps (inside Tauri's webview).
+//!
+//! `api` wraps the client generated from `openapi.yaml`; `session` holds who is signed in; `views`
+//! has one file per page; `components` take props only.
+
+pub mod api;
+pub mod components;
+pub mod format;
+mod platform;
+pub mod routes;
+pub mod session;
+mod stripe;
+mod views;
+
+use dioxus::prelude::*;
+
+pub use routes::Route;
+
+/// The whole app.
+#[component]
+pub fn App() -> Element {
+    rsx! {
+        Router::<Route> {}
+    }
+}

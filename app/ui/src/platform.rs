@@ -1,0 +1,67 @@
+//! What differs between a browser and the desktop/mobile webview: where the API is, how the session
+//! is carried, and the clock.
+//!
+//! In a browser the UI is served by the backend: the API is the same origin and the session is the
+//! HttpOnly cookie. In the Tauri shell the page comes from the app bundle: the shell injects
+//! `window.__TICKET_EXCHANGE_API__` (the server's URL) and the session is a bearer token kept in local
+//! storage, so it survives restarts.
+
+use chrono::{DateTime, Utc};
+
+const TOKEN_KEY: &str = "ticket-exchange.session";
+
+/// The API's base URL, and whether the session travels as a bearer token.
+pub fn api_base() -> (String, bool) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let window = web_sys::window();
+        let injected = window
+            .as_ref()
+            .and_then(|w| js_sys::Reflect::get(w, &"__TICKET_EXCHANGE_API__".into()).ok())
+            .and_then(|value| value.as_string());
+        match injected {
+            Some(base) => (base.trim_end_matches('/').to_owned(), true),
+            None => (window.and_then(|w| w.location().origin().ok()).unwrap_or_default(), false),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        ("http://127.0.0.1:8080".to_owned(), true)
+    }
+}
+
+pub fn load_token() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()?.local_storage().ok()??.get_item(TOKEN_KEY).ok()?
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = TOKEN_KEY;
+        None
+    }
+}
+
+pub fn store_token(token: Option<&str>) {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = match token {
+            Some(token) => storage.set_item(TOKEN_KEY, token),
+            None => storage.remove_item(TOKEN_KEY),
+        };
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = token;
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// Waits about `ms` milliseconds (for the checkout countdown).
+pub async fn tick(ms: u32) {
+    #[cfg(target_arch = "wasm32")]
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = ms;
+}

@@ -1,0 +1,33 @@
+//! Every page and its address.
+
+use dioxus::prelude::*;
+
+use crate::views::{
+    Checkout, CreateTicket, EditTicket, Landing, Login, NotFound, OrderDetail, Orders, Register, Shell, TicketDetail,
+};
+
+#[derive(Debug, Clone, PartialEq, Routable)]
+#[rustfmt::skip]
+pub enum Route {
+    #[layout(Shell)]
+        #[route("/")]
+        Landing {},
+        #[route("/tickets/new")]
+        CreateTicket {},
+        #[route("/tickets/:id")]
+        TicketDetail { id: String },
+        #[route("/tickets/:id/edit")]
+        EditTicket { id: String },
+        #[route("/orders")]
+        Orders {},
+        #[route("/orders/:id/checkout")]
+        Checkout { id: String },
+        #[route("/orders/:id")]
+        OrderDetail { id: String },
+        #[route("/register")]
+        Register {},
+        #[route("/login?:next")]
+        Login { next: String },
+        #[route("/:..segments")]
+        NotFound { segments: Vec<String> },
+}

@@ -1,0 +1,208 @@
+use dioxus::prelude::*;
+
+use crate::api::{Problem, types};
+use crate::components::{Field, FormError};
+use crate::routes::Route;
+use crate::session::{self, SESSION};
+use crate::views::SignedIn;
+use crate::{format, platform, stripe};
+
+const CARD_ELEMENT: &str = "card-element";
+
+/// Paying for a reserved order within its hold.
+#[component]
+pub fn Checkout(id: String) -> Element {
+    rsx! {
+        SignedIn { CheckoutLoader { id } }
+    }
+}
+
+#[derive(Clone, PartialEq)]
+struct Prepared {
+    order: types::OrderView,
+    config: types::ClientConfig,
+    payment: types::PaymentView,
+}
+
+async fn prepare(id: &str) -> Result<Prepared, Problem> {
+    let id: uuid::Uuid = id.parse().map_err(|_| Problem { message: "No such order.".into(), ..Problem::default() })?;
+    let client = session::client();
+    let config = session::note(client.client_config().send().await.map_err(Problem::from))?.into_inner();
+    let payment = session::note(
+        client.start_payment().body(types::StartPaymentRequest { order_id: id }).send().await.map_err(Problem::from),
+    )?
+    .into_inner();
+    Ok(Prepared { order: payment.order.clone(), config, payment })
+}
+
+#[component]
+fn CheckoutLoader(id: String) -> Element {
+    let order_id = id.clone();
+    let prepared = use_resource(move || {
+        let id = id.clone();
+        async move { prepare(&id).await }
+    });
+    match &*prepared.read() {
+        None => rsx! { p { class: "loading", "Preparing checkout…" } },
+        Some(Err(problem)) if problem.code == "order_already_paid" => {
+            navigator().replace(Route::OrderDetail { id: order_id.clone() });
+            rsx! {}
+        }
+        Some(Err(problem)) if problem.code == "order_expired" => rsx! {
+            section { class: "panel narrow",
+                h1 { class: "expired", "Order Expired" }
+                p { "The hold on this ticket has ended. If it is still available you can reserve it again." }
+                Link { class: "button", to: Route::Orders {}, "View Orders" }
+            }
+        },
+        Some(Err(problem)) => rsx! { section { class: "panel", p { class: "form-error", "{problem.message}" } } },
+        Some(Ok(prepared)) => rsx! { CheckoutForm { prepared: prepared.clone() } },
+    }
+}
+
+fn seconds_left(expires_at: &chrono::DateTime<chrono::Utc>) -> i64 {
+    (*expires_at - platform::now()).num_seconds()
+}
+
+#[component]
+fn CheckoutForm(prepared: Prepared) -> Element {
+    let Prepared { order, config, payment } = prepared;
+    let expires_at = order.expires_at;
+    let mut remaining = use_signal(move || seconds_left(&expires_at));
+    use_future(move || async move {
+        loop {
+            platform::tick(250).await;
+            remaining.set(seconds_left(&expires_at));
+        }
+    });
+    let expired = remaining() <= 0;
+
+    let mut name = use_signal(String::new);
+    let mut line1 = use_signal(String::new);
+    let mut city = use_signal(String::new);
+    let mut region = use_signal(String::new);
+    let mut postal_code = use_signal(String::new);
+    let mut country = use_signal(|| "CA".to_owned());
+    let mut errors = use_signal(Problem::default);
+    let mut card_error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+
+    let (js_url, key) =
+        (config.stripe_js_url.clone().unwrap_or_default(), config.stripe_publishable_key.clone().unwrap_or_default());
+    use_effect(move || {
+        let (js_url, key) = (js_url.clone(), key.clone());
+        spawn(async move {
+            if let Err(error) = stripe::mount_card(&js_url, &key, CARD_ELEMENT).await {
+                card_error.set(Some(error));
+            }
+        });
+    });
+
+    let order_id = order.id;
+    let client_secret = payment.client_secret.clone().unwrap_or_default();
+    let submit = move |event: FormEvent| {
+        event.prevent_default();
+        let client_secret = client_secret.clone();
+        async move {
+            if busy() || remaining() <= 0 {
+                return;
+            }
+            busy.set(true);
+            card_error.set(None);
+            errors.set(Problem::default());
+            let token = match stripe::card_token(&name()).await {
+                Ok(token) => token,
+                Err(error) => {
+                    card_error.set(Some(error));
+                    busy.set(false);
+                    return;
+                }
+            };
+            let optional = |value: String| (!value.trim().is_empty()).then_some(value);
+            let billing = types::BillingRequest {
+                name: name(),
+                line1: line1(),
+                line2: None,
+                city: city(),
+                region: optional(region()),
+                postal_code: postal_code(),
+                country: country(),
+            };
+            let confirm = |body: types::ConfirmPaymentRequest| async move {
+                session::note(session::client().confirm_payment().body(body).send().await.map_err(Problem::from))
+                    .map(|r| r.into_inner())
+            };
+            let mut result =
+                confirm(types::ConfirmPaymentRequest { order_id, card_token: Some(token), billing: Some(billing) })
+                    .await;
+            if matches!(&result, Ok(payment) if payment.status == "requires_action") {
+                result = match stripe::authenticate(&client_secret).await {
+                    Ok(()) => confirm(types::ConfirmPaymentRequest { order_id, card_token: None, billing: None }).await,
+                    Err(error) => Err(Problem { message: error, ..Problem::default() }),
+                };
+            }
+            busy.set(false);
+            match result {
+                Ok(payment) if payment.order.status == types::OrderStatus::Complete => {
+                    navigator().push(Route::OrderDetail { id: order_id.to_string() });
+                }
+                Ok(_) => card_error.set(Some("The payment did not go through. Please try again.".into())),
+                Err(problem) => {
+                    if problem.code == "card_declined" {
+                        card_error.set(Some(problem.message.clone()));
+                    }
+                    errors.set(problem);
+                }
+            }
+        }
+    };
+
+    let total = format::money(order.total, &order.currency);
+    let price = format::money(order.price, &order.currency);
+    let tax = format::money(order.tax, &order.currency);
+    let email = SESSION.read().user.as_ref().map(|user| user.email.clone()).unwrap_or_default();
+    let field_error = move |field: &str| errors.read().field(field);
+    let form_message = {
+        let problem = errors.read();
+        (problem.status.is_some() || problem.is_unreachable() && !problem.message.is_empty())
+            .then(|| problem.message.clone())
+            .filter(|_| problem.fields.is_empty() && problem.code != "card_declined")
+    };
+    rsx! {
+        section { class: "panel narrow checkout",
+            if expired {
+                p { class: "countdown expired", role: "status", "Order Expired" }
+            } else {
+                p { class: "countdown", role: "status", "Time left to pay: {format::countdown(remaining())}" }
+            }
+            h1 { "Purchase {order.ticket_title} - {total}" }
+            p { class: "muted", "{price} + {tax} tax" }
+            form { novalidate: true, onsubmit: submit,
+                h2 { "Billing details" }
+                Field { label: "Full name", name: "billing.name", value: name(), error: field_error("billing.name"), oninput: move |v| name.set(v) }
+                Field { label: "Email", name: "email", value: email, readonly: true, oninput: move |_| {} }
+                Field { label: "Address", name: "billing.line1", value: line1(), error: field_error("billing.line1"), oninput: move |v| line1.set(v) }
+                div { class: "row",
+                    Field { label: "City", name: "billing.city", value: city(), error: field_error("billing.city"), oninput: move |v| city.set(v) }
+                    Field { label: "Province", name: "billing.region", value: region(), error: field_error("billing.region"), oninput: move |v| region.set(v) }
+                }
+                div { class: "row",
+                    Field { label: "Postal code", name: "billing.postalCode", value: postal_code(), error: field_error("billing.postalCode"), oninput: move |v| postal_code.set(v) }
+                    Field { label: "Country", name: "billing.country", value: country(), error: field_error("billing.country"), oninput: move |v| country.set(v) }
+                }
+                h2 { "Card" }
+                div { id: CARD_ELEMENT, class: "card-element" }
+                if let Some(error) = card_error() {
+                    p { class: "field-error", "data-field": "card", "{error}" }
+                }
+                FormError { message: form_message }
+                button {
+                    class: "button",
+                    r#type: "submit",
+                    disabled: busy() || expired,
+                    if busy() { "Processing…" } else { "Buy now" }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! One file per page.
+
+mod account;
+mod checkout;
+mod landing;
+mod order_detail;
+mod orders;
+mod ticket_detail;
+mod ticket_form;
+
+use dioxus::prelude::*;
+
+pub use account::{Login, Register};
+pub use checkout::Checkout;
+pub use landing::Landing;
+pub use order_detail::OrderDetail;
+pub use orders::Orders;
+pub use ticket_detail::TicketDetail;
+pub use ticket_form::{CreateTicket, EditTicket};
+
+use crate::components::Header;
+use crate::routes::Route;
+use crate::session::{self, SESSION};
+
+/// The frame of every page: the header, then the page.
+#[component]
+pub fn Shell() -> Element {
+    use_future(|| async { session::refresh().await });
+    rsx! {
+        Header {}
+        main { class: "page", Outlet::<Route> {} }
+    }
+}
+
+/// Shows `children` to signed-in users; sends everyone else to the login page, and back afterwards.
+#[component]
+pub fn SignedIn(children: Element) -> Element {
+    let route = use_route::<Route>();
+    use_effect(move || {
+        let session = SESSION.read();
+        if session.loaded && session.user.is_none() {
+            navigator().replace(Route::Login { next: route.to_string() });
+        }
+    });
+    let session = SESSION.read();
+    if !session.loaded || session.user.is_none() {
+        return rsx! { p { class: "loading", "Loading…" } };
+    }
+    children
+}
+
+#[component]
+pub fn NotFound(segments: Vec<String>) -> Element {
+    let path = segments.join("/");
+    rsx! {
+        section { class: "panel",
+            h1 { "Page not found" }
+            p { "There is nothing at /{path}." }
+            Link { class: "button", to: Route::Landing {}, "Back to tickets" }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+use dioxus::prelude::*;
+
+use crate::api::{Problem, types};
+use crate::components::FormError;
+use crate::format;
+use crate::routes::Route;
+use crate::session::{self, SESSION};
+
+/// One listing, with Purchase for everyone but its owner.
+#[component]
+pub fn TicketDetail(id: String) -> Element {
+    let ticket = use_resource(move || {
+        let id = id.clone();
+        async move {
+            let id: uuid::Uuid =
+                id.parse().map_err(|_| Problem { message: "No such ticket.".into(), ..Problem::default() })?;
+            session::note(session::client().get_ticket().id(id).send().await.map_err(Problem::from))
+                .map(|t| t.into_inner())
+        }
+    });
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let purchase = move |ticket: types::TicketView| async move {
+        if SESSION.read().user.is_none() {
+            navigator().push(Route::Login { next: Route::TicketDetail { id: ticket.id.to_string() }.to_string() });
+            return;
+        }
+        busy.set(true);
+        let result = session::client()
+            .reserve_ticket()
+            .body(types::ReserveRequest { ticket_id: ticket.id })
+            .send()
+            .await
+            .map_err(Problem::from);
+        busy.set(false);
+        match session::note(result) {
+            Ok(order) => {
+                navigator().push(Route::Checkout { id: order.into_inner().id.to_string() });
+            }
+            Err(problem) => error.set(Some(problem.message)),
+        }
+    };
+    let me = SESSION.read().user.as_ref().map(|user| user.id);
+    rsx! {
+        match &*ticket.read() {
+            None => rsx! { p { class: "loading", "Loading…" } },
+            Some(Err(problem)) => rsx! { section { class: "panel", p { class: "form-error", "{problem.message}" } } },
+            Some(Ok(ticket)) => {
+                let ticket = ticket.clone();
+                let price = format::money(ticket.price, &ticket.currency);
+                let mine = me == Some(ticket.owner_id);
+                let available = ticket.status == types::TicketStatusView::Available;
+                rsx! {
+                    section { class: "panel narrow",
+                        h1 { "{ticket.title}" }
+                        p { class: "price large", "Price: {price}" }
+                        if !available {
+                            p { class: "muted", "This ticket is no longer available." }
+                        }
+                        FormError { message: error() }
+                        if mine {
+                            Link { class: "button secondary", to: Route::EditTicket { id: ticket.id.to_string() }, "Edit" }
+                        } else if available {
+                            button {
+                                class: "button",
+                                disabled: busy(),
+                                onclick: move |_| purchase(ticket.clone()),
+                                if busy() { "Reserving…" } else { "Purchase" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

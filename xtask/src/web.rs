@@ -1,0 +1,87 @@
+//! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32, then
+//! `wasm-bindgen --target web`, plus `index.html` and `style.css`. The result goes to
+//! `<target dir>/web`, which the server serves with `WEB_DIR`, and which Tauri bundles.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::python::tools_dir;
+use crate::run::target_dir;
+use crate::system::run;
+
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed =
+        Command::new("rustup").args(["target", "list", "--installed"]).output().context("running rustup")?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
+}
+
+/// wasm-bindgen's CLI at exactly the library's version, installed once into the tools directory.
+fn wasm_bindgen() -> Result<PathBuf> {
+    let root = tools_dir();
+    let bin = root.join("bin/wasm-bindgen");
+    let current =
+        Command::new(&bin).arg("--version").output().ok().map(|out| String::from_utf8_lossy(&out.stdout).into_owned());
+    if current.is_some_and(|version| version.contains(WASM_BINDGEN_VERSION)) {
+        return Ok(bin);
+    }
+    eprintln!("installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} into {} (a few minutes, once)", root.display());
+    run(Command::new(env!("CARGO"))
+        .args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION, "--root"])
+        .arg(&root))?;
+    Ok(bin)
+}
+
+fn gzipped_size(path: &Path) -> Option<u64> {
+    let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+/// Builds the web UI; returns the directory to serve.
+pub fn build(root: &Path) -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let bindgen = wasm_bindgen()?;
+    run(Command::new(env!("CARGO")).args([
+        "build",
+        "--package",
+        "ticket-exchange-ui",
+        "--bin",
+        "ticket-exchange-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "web",
+    ]))?;
+    let target = target_dir(root);
+    let wasm = target.join("wasm32-unknown-unknown/web/ticket-exchange-ui.wasm");
+    let dist = target.join("web");
+    let _ = std::fs::remove_dir_all(&dist);
+    std::fs::create_dir_all(&dist)?;
+    run(Command::new(bindgen)
+        .args(["--target", "web", "--no-typescript", "--out-name", "ticket_exchange_ui", "--out-dir"])
+        .arg(&dist)
+        .arg(&wasm))?;
+    for file in ["index.html", "style.css"] {
+        std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
+            .with_context(|| format!("copying {file}"))?;
+    }
+    let mut total_gz = 0;
+    for file in ["ticket_exchange_ui_bg.wasm", "ticket_exchange_ui.js", "style.css", "index.html"] {
+        let path = dist.join(file);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let gz = gzipped_size(&path).unwrap_or(0);
+        total_gz += gz;
+        println!("web: {file:<28} {:>8.1} KiB  ({:.1} KiB gzipped)", size as f64 / 1024.0, gz as f64 / 1024.0);
+    }
+    println!("web: total {:.1} KiB gzipped, in {}", total_gz as f64 / 1024.0, dist.display());
+    if !dist.join("ticket_exchange_ui_bg.wasm").exists() {
+        bail!("wasm-bindgen produced no wasm");
+    }
+    Ok(dist)
+}
