@@ -59,7 +59,7 @@ export class Stack {
     await waitFor(`${this.stripeUrl}/v1/customers`, 'localstripe');
 
     this.smtpPort = await freePort();
-    this.maildir = mkdtempSync(join(tmpdir(), 'ticket-exchange-e2e-mail-'));
+    this.maildir = join(mkdtempSync(join(tmpdir(), 'ticket-exchange-e2e-mail-')), 'maildir');
     this.spawn(python, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${this.smtpPort}`, '-c', 'aiosmtpd.handlers.Mailbox', this.maildir]);
 
     const port = await freePort();
@@ -77,7 +77,7 @@ export class Stack {
       STRIPE_JS_URL: `${this.stripeUrl}/js.stripe.com/v3/`,
       SMTP_URL: `smtp://127.0.0.1:${this.smtpPort}`,
       MAIL_FROM: 'Ticket Exchange <tickets@example.com>',
-      OUTBOX_INTERVAL: '200ms',
+      OUTBOX_INTERVAL: '1s',
       RUST_LOG: 'warn',
     });
     await waitFor(`${this.url}/api/readyz`, 'the server');
@@ -99,6 +99,9 @@ export class Stack {
     const context = await this.browser.newContext({ viewport: { width: 1200, height: 900 }, ...options });
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') console.error(`console: ${message.text()}`);
+    });
     return page;
   }
 

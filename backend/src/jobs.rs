@@ -69,7 +69,7 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
     Ok(scheduler)
 }
 
-/// A job that runs `work` every `every`, skipping a tick while the previous run is still going.
+/// A job that runs `work` every `every` (at least a second), skipping a tick while the previous run is still going.
 fn repeated<F, Fut>(every: Duration, work: F) -> Result<Job, tokio_cron_scheduler::JobSchedulerError>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
@@ -77,6 +77,8 @@ where
 {
     let running = Arc::new(Mutex::new(()));
     let work = Arc::new(work);
+    // The scheduler counts in whole seconds.
+    let every = every.max(Duration::from_secs(1));
     Job::new_repeated_async(every, move |_id, _scheduler| {
         let running = running.clone();
         let work = work.clone();

@@ -2,6 +2,8 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    // A panic shows in the browser console instead of vanishing.
+    std::panic::set_hook(Box::new(console_error_panic_hook::hook));
     dioxus::launch(ticket_exchange_ui::App);
 }
 

@@ -21,9 +21,10 @@ pub static SESSION: GlobalSignal<Session> =
 /// Set while the server cannot be reached; the header shows a banner.
 pub static UNREACHABLE: GlobalSignal<bool> = Signal::global(|| false);
 
-/// A client carrying the current session.
+/// A client carrying the current session. Reads without subscribing, so a resource that makes a
+/// request does not rerun whenever the session changes.
 pub fn client() -> api::Client {
-    api::client(SESSION.read().token.as_deref())
+    api::client(SESSION.peek().token.as_deref())
 }
 
 /// Records a request's outcome for the connectivity banner and passes the error on.

@@ -4,80 +4,113 @@
 use dioxus::prelude::*;
 use serde_json::{Value, json};
 
-const MOUNT: &str = r#"
+/// One checkout's conversation with Stripe.js: the card element is mounted once; the "Buy now" button
+/// (by id) is watched from the page itself, and each press asks Rust to pay.
+const CHECKOUT: &str = r#"
 const cfg = await dioxus.recv();
 try {
   if (!window.Stripe) {
-    await new Promise((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = cfg.url;
-      script.onload = resolve;
-      script.onerror = () => reject(new Error('The payment form could not be loaded.'));
-      document.head.appendChild(script);
-    });
-  }
-  const target = document.getElementById(cfg.element);
-  if (!window.__ticketExchangeStripe) {
-    window.__ticketExchangeStripe = window.Stripe(cfg.key);
-    window.__ticketExchangeElements = window.__ticketExchangeStripe.elements();
-  }
-  if (window.__ticketExchangeCard) {
-    window.__ticketExchangeCard.destroy();
-  }
-  window.__ticketExchangeCard = window.__ticketExchangeElements.create('card', {});
-  window.__ticketExchangeCard.mount(target);
-  dioxus.send({ ok: true });
-} catch (e) {
-  dioxus.send({ error: String((e && e.message) || e) });
-}
-"#;
-
-const TOKEN: &str = r#"
-const cfg = await dioxus.recv();
-try {
-  const result = await window.__ticketExchangeStripe.createToken(window.__ticketExchangeCard, { name: cfg.name });
-  if (result.error) {
-    dioxus.send({ error: result.error.message || 'Check your card details.' });
-  } else {
-    dioxus.send({ token: result.token.id });
-  }
-} catch (e) {
-  dioxus.send({ error: String((e && e.message) || e) });
-}
-"#;
-
-const AUTHENTICATE: &str = r#"
-const cfg = await dioxus.recv();
-try {
-  const result = await window.__ticketExchangeStripe.confirmCardPayment(cfg.secret);
-  dioxus.send(result.error ? { error: result.error.message || 'Authentication failed.' } : { ok: true });
-} catch (e) {
-  dioxus.send({ error: String((e && e.message) || e) });
-}
-"#;
-
-async fn run(script: &str, input: Value) -> Result<Value, String> {
-    let mut eval = document::eval(script);
-    eval.send(input).map_err(|err| err.to_string())?;
-    let answer: Value = eval.recv().await.map_err(|err| err.to_string())?;
-    match answer.get("error").and_then(Value::as_str) {
-        Some(error) => Err(error.to_owned()),
-        None => Ok(answer),
+    if (cfg.url.startsWith('https://js.stripe.com/')) {
+      await new Promise((resolve, reject) => {
+        const script = document.createElement('script');
+        script.src = cfg.url;
+        script.onload = resolve;
+        script.onerror = () => reject(new Error('The payment form could not be loaded.'));
+        document.head.appendChild(script);
+      });
+    } else {
+      // A Stripe-compatible stand-in (localstripe): its script declares a global `class Element`,
+      // which would shadow the DOM's Element for every script on the page, the UI's own included.
+      // Run it in a scope of its own; it still installs window.Stripe.
+      const response = await fetch(cfg.url);
+      if (!response.ok) throw new Error('The payment form could not be loaded.');
+      const source = (await response.text()).split('document.currentScript.src').join('scriptSource');
+      new Function('scriptSource', source)(cfg.url);
     }
+  }
+  const stripe = window.Stripe(cfg.key);
+  const card = stripe.elements().create('card', {});
+  card.mount(document.getElementById(cfg.element));
+  document.getElementById(cfg.button).addEventListener('click', () => dioxus.send({ pay: true }));
+  dioxus.send({ ready: true });
+  while (true) {
+    const request = await dioxus.recv();
+    try {
+      if (request.token) {
+        const result = await stripe.createToken(card, { name: request.token.name });
+        dioxus.send(result.error ? { error: result.error.message || 'Check your card details.' } : { token: result.token.id });
+      } else if (request.authenticate) {
+        const result = await stripe.confirmCardPayment(request.authenticate.secret);
+        dioxus.send(result.error ? { error: result.error.message || 'Authentication failed.' } : { ok: true });
+      }
+    } catch (e) {
+      dioxus.send({ error: String((e && e.message) || e) });
+    }
+  }
+} catch (e) {
+  dioxus.send({ error: String((e && e.message) || e) });
+}
+"#;
+
+/// Stripe.js on a checkout page.
+pub struct CardForm {
+    eval: document::Eval,
 }
 
-/// Loads Stripe.js and mounts the card element into the element with id `element`.
-pub async fn mount_card(js_url: &str, publishable_key: &str, element: &str) -> Result<(), String> {
-    run(MOUNT, json!({"url": js_url, "key": publishable_key, "element": element})).await.map(drop)
+/// What the page said.
+pub enum CardEvent {
+    Ready,
+    Pay,
+    Failed(String),
 }
 
-/// Turns the card element's contents into a token (`tok_...`).
-pub async fn card_token(cardholder: &str) -> Result<String, String> {
-    let answer = run(TOKEN, json!({"name": cardholder})).await?;
-    answer.get("token").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| "No token was returned.".to_owned())
-}
+impl CardForm {
+    /// Loads Stripe.js, mounts the card element into `element` and watches `button`.
+    pub fn start(js_url: &str, publishable_key: &str, element: &str, button: &str) -> Result<Self, String> {
+        let eval = document::eval(CHECKOUT);
+        eval.send(json!({"url": js_url, "key": publishable_key, "element": element, "button": button}))
+            .map_err(|err| err.to_string())?;
+        Ok(Self { eval })
+    }
 
-/// Runs 3-D Secure for a PaymentIntent that asks for it.
-pub async fn authenticate(client_secret: &str) -> Result<(), String> {
-    run(AUTHENTICATE, json!({"secret": client_secret})).await.map(drop)
+    /// The next thing that happened on the page.
+    pub async fn next(&mut self) -> CardEvent {
+        match self.eval.recv::<Value>().await {
+            Ok(message) if message.get("ready").is_some() => CardEvent::Ready,
+            Ok(message) if message.get("pay").is_some() => CardEvent::Pay,
+            Ok(message) => CardEvent::Failed(
+                message.get("error").and_then(Value::as_str).unwrap_or("Unexpected answer.").to_owned(),
+            ),
+            Err(err) => CardEvent::Failed(err.to_string()),
+        }
+    }
+
+    async fn ask(&mut self, request: Value) -> Result<Value, String> {
+        self.eval.send(request).map_err(|err| err.to_string())?;
+        loop {
+            let answer: Value = self.eval.recv().await.map_err(|err| err.to_string())?;
+            if answer.get("pay").is_some() {
+                continue; // a second press while paying
+            }
+            return match answer.get("error").and_then(Value::as_str) {
+                Some(error) => Err(error.to_owned()),
+                None => Ok(answer),
+            };
+        }
+    }
+
+    /// Turns the card element's contents into a token (`tok_...`).
+    pub async fn token(&mut self, cardholder: &str) -> Result<String, String> {
+        let answer = self.ask(json!({"token": {"name": cardholder}})).await?;
+        answer
+            .get("token")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| "No token was returned.".to_owned())
+    }
+
+    /// Runs 3-D Secure for a PaymentIntent that asks for it.
+    pub async fn authenticate(&mut self, client_secret: &str) -> Result<(), String> {
+        self.ask(json!({"authenticate": {"secret": client_secret}})).await.map(drop)
+    }
 }

@@ -4,10 +4,12 @@ use crate::api::{Problem, types};
 use crate::components::{Field, FormError};
 use crate::routes::Route;
 use crate::session::{self, SESSION};
+use crate::stripe::{CardEvent, CardForm};
 use crate::views::SignedIn;
-use crate::{format, platform, stripe};
+use crate::{format, platform};
 
 const CARD_ELEMENT: &str = "card-element";
+const BUY_BUTTON: &str = "buy-now";
 
 /// Paying for a reserved order within its hold.
 #[component]
@@ -60,6 +62,27 @@ fn CheckoutLoader(id: String) -> Element {
     }
 }
 
+/// Tokenizes the card and confirms the payment, with 3-D Secure when Stripe asks for it.
+async fn pay(
+    card: &mut CardForm,
+    order_id: uuid::Uuid,
+    client_secret: &str,
+    billing: types::BillingRequest,
+) -> Result<types::PaymentView, Problem> {
+    let token = card.token(&billing.name).await.map_err(|message| Problem { message, ..Problem::default() })?;
+    let confirm = |body: types::ConfirmPaymentRequest| async move {
+        session::note(session::client().confirm_payment().body(body).send().await.map_err(Problem::from))
+            .map(|response| response.into_inner())
+    };
+    let payment =
+        confirm(types::ConfirmPaymentRequest { order_id, card_token: Some(token), billing: Some(billing) }).await?;
+    if payment.status != "requires_action" {
+        return Ok(payment);
+    }
+    card.authenticate(client_secret).await.map_err(|message| Problem { message, ..Problem::default() })?;
+    confirm(types::ConfirmPaymentRequest { order_id, card_token: None, billing: None }).await
+}
+
 fn seconds_left(expires_at: &chrono::DateTime<chrono::Utc>) -> i64 {
     (*expires_at - platform::now()).num_seconds()
 }
@@ -67,15 +90,9 @@ fn seconds_left(expires_at: &chrono::DateTime<chrono::Utc>) -> i64 {
 #[component]
 fn CheckoutForm(prepared: Prepared) -> Element {
     let Prepared { order, config, payment } = prepared;
+
     let expires_at = order.expires_at;
-    let mut remaining = use_signal(move || seconds_left(&expires_at));
-    use_future(move || async move {
-        loop {
-            platform::tick(250).await;
-            remaining.set(seconds_left(&expires_at));
-        }
-    });
-    let expired = remaining() <= 0;
+    let mut expired = use_signal(move || seconds_left(&expires_at) <= 0);
 
     let mut name = use_signal(String::new);
     let mut line1 = use_signal(String::new);
@@ -89,73 +106,62 @@ fn CheckoutForm(prepared: Prepared) -> Element {
 
     let (js_url, key) =
         (config.stripe_js_url.clone().unwrap_or_default(), config.stripe_publishable_key.clone().unwrap_or_default());
-    use_effect(move || {
-        let (js_url, key) = (js_url.clone(), key.clone());
-        spawn(async move {
-            if let Err(error) = stripe::mount_card(&js_url, &key, CARD_ELEMENT).await {
-                card_error.set(Some(error));
-            }
-        });
-    });
-
     let order_id = order.id;
     let client_secret = payment.client_secret.clone().unwrap_or_default();
-    let submit = move |event: FormEvent| {
-        event.prevent_default();
-        let client_secret = client_secret.clone();
-        async move {
-            if busy() || remaining() <= 0 {
-                return;
-            }
-            busy.set(true);
-            card_error.set(None);
-            errors.set(Problem::default());
-            let token = match stripe::card_token(&name()).await {
-                Ok(token) => token,
+    // Stripe.js runs the card element and watches "Buy now"; each press comes here to pay.
+    use_effect(move || {
+        let (js_url, key, client_secret) = (js_url.clone(), key.clone(), client_secret.clone());
+        spawn(async move {
+            let mut card = match CardForm::start(&js_url, &key, CARD_ELEMENT, BUY_BUTTON) {
+                Ok(card) => card,
                 Err(error) => {
                     card_error.set(Some(error));
-                    busy.set(false);
                     return;
                 }
             };
-            let optional = |value: String| (!value.trim().is_empty()).then_some(value);
-            let billing = types::BillingRequest {
-                name: name(),
-                line1: line1(),
-                line2: None,
-                city: city(),
-                region: optional(region()),
-                postal_code: postal_code(),
-                country: country(),
-            };
-            let confirm = |body: types::ConfirmPaymentRequest| async move {
-                session::note(session::client().confirm_payment().body(body).send().await.map_err(Problem::from))
-                    .map(|r| r.into_inner())
-            };
-            let mut result =
-                confirm(types::ConfirmPaymentRequest { order_id, card_token: Some(token), billing: Some(billing) })
-                    .await;
-            if matches!(&result, Ok(payment) if payment.status == "requires_action") {
-                result = match stripe::authenticate(&client_secret).await {
-                    Ok(()) => confirm(types::ConfirmPaymentRequest { order_id, card_token: None, billing: None }).await,
-                    Err(error) => Err(Problem { message: error, ..Problem::default() }),
-                };
-            }
-            busy.set(false);
-            match result {
-                Ok(payment) if payment.order.status == types::OrderStatus::Complete => {
-                    navigator().push(Route::OrderDetail { id: order_id.to_string() });
-                }
-                Ok(_) => card_error.set(Some("The payment did not go through. Please try again.".into())),
-                Err(problem) => {
-                    if problem.code == "card_declined" {
-                        card_error.set(Some(problem.message.clone()));
+            loop {
+                match card.next().await {
+                    CardEvent::Ready => {}
+                    CardEvent::Failed(error) => {
+                        card_error.set(Some(error));
+                        return;
                     }
-                    errors.set(problem);
+                    CardEvent::Pay if *busy.peek() || *expired.peek() => {}
+                    CardEvent::Pay => {
+                        busy.set(true);
+                        card_error.set(None);
+                        errors.set(Problem::default());
+                        let billing = types::BillingRequest {
+                            name: name.peek().clone(),
+                            line1: line1.peek().clone(),
+                            line2: None,
+                            city: city.peek().clone(),
+                            region: Some(region.peek().clone()).filter(|value| !value.trim().is_empty()),
+                            postal_code: postal_code.peek().clone(),
+                            country: country.peek().clone(),
+                        };
+                        let outcome = pay(&mut card, order_id, &client_secret, billing).await;
+                        busy.set(false);
+                        match outcome {
+                            Ok(payment) if payment.order.status == types::OrderStatus::Complete => {
+                                navigator().push(Route::OrderDetail { id: order_id.to_string() });
+                                return;
+                            }
+                            Ok(_) => card_error.set(Some("The payment did not go through. Please try again.".into())),
+                            Err(problem) => {
+                                if problem.code == "card_declined"
+                                    || (problem.status.is_none() && problem.fields.is_empty())
+                                {
+                                    card_error.set(Some(problem.message.clone()));
+                                }
+                                errors.set(problem);
+                            }
+                        }
+                    }
                 }
             }
-        }
-    };
+        });
+    });
 
     let total = format::money(order.total, &order.currency);
     let price = format::money(order.price, &order.currency);
@@ -170,14 +176,10 @@ fn CheckoutForm(prepared: Prepared) -> Element {
     };
     rsx! {
         section { class: "panel narrow checkout",
-            if expired {
-                p { class: "countdown expired", role: "status", "Order Expired" }
-            } else {
-                p { class: "countdown", role: "status", "Time left to pay: {format::countdown(remaining())}" }
-            }
+            Countdown { expires_at, on_expired: move |_| expired.set(true) }
             h1 { "Purchase {order.ticket_title} - {total}" }
             p { class: "muted", "{price} + {tax} tax" }
-            form { novalidate: true, onsubmit: submit,
+            form { novalidate: true, onsubmit: move |event: FormEvent| event.prevent_default(),
                 h2 { "Billing details" }
                 Field { label: "Full name", name: "billing.name", value: name(), error: field_error("billing.name"), oninput: move |v| name.set(v) }
                 Field { label: "Email", name: "email", value: email, readonly: true, oninput: move |_| {} }
@@ -197,12 +199,37 @@ fn CheckoutForm(prepared: Prepared) -> Element {
                 }
                 FormError { message: form_message }
                 button {
+                    id: BUY_BUTTON,
                     class: "button",
-                    r#type: "submit",
-                    disabled: busy() || expired,
+                    r#type: "button",
+                    disabled: busy() || expired(),
                     if busy() { "Processing…" } else { "Buy now" }
                 }
             }
         }
+    }
+}
+
+/// The hold's live countdown; "Order Expired" at zero. Re-renders only itself every tick.
+#[component]
+fn Countdown(expires_at: chrono::DateTime<chrono::Utc>, on_expired: EventHandler<()>) -> Element {
+    let mut remaining = use_signal(move || seconds_left(&expires_at));
+    use_future(move || async move {
+        loop {
+            platform::tick(250).await;
+            let left = seconds_left(&expires_at);
+            if left != *remaining.peek() {
+                remaining.set(left);
+            }
+            if left <= 0 {
+                on_expired.call(());
+                break;
+            }
+        }
+    });
+    if remaining() <= 0 {
+        rsx! { p { class: "countdown expired", role: "status", "Order Expired" } }
+    } else {
+        rsx! { p { class: "countdown", role: "status", "Time left to pay: {format::countdown(remaining())}" } }
     }
 }
