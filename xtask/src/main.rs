@@ -51,7 +51,13 @@ fn dispatch() -> Result<()> {
     }
 }
 
+/// The checkout this command runs in: the nearest directory above the working directory holding
+/// `xtask/Cargo.toml`. (Not the path compiled in: a target directory shared between checkouts may
+/// hand one checkout's xtask binary to another.)
 fn project_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+    let start = std::env::current_dir().unwrap_or_default();
+    start.ancestors().find(|dir| dir.join("xtask/Cargo.toml").exists()).map(PathBuf::from).unwrap_or_else(|| {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+    })
 }

@@ -2,7 +2,7 @@ use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::checkout::{GOOD_CARD, order, pay, reserved, start_payment};
+use crate::support::checkout::{GOOD_CARD, charge_at_stripe, order, pay, reserved, start_payment};
 use crate::support::smtp::SmtpServer;
 use crate::support::{TestApp, expect_status};
 
@@ -68,13 +68,8 @@ async fn a_late_payment_that_was_refunded_is_explained() {
     app.advance(TimeDelta::minutes(16));
     let rival = app.register("rival@example.com").await;
     expect_status(app.reserve(&rival, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
-    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
     let intent = started["paymentIntentId"].as_str().expect("intent");
-    let customer = app.stripe().get("/customers").await["data"][0]["id"].as_str().expect("customer").to_owned();
-    let token = app.stripe().card_token(GOOD_CARD).await;
-    let card = gateway.attach_card(&customer, &token, "late-card").await.expect("card");
-    gateway.attach_payment_method(intent, &card, "late-attach").await.expect("attach");
-    gateway.confirm_intent(intent, "late-confirm").await.expect("confirm");
+    charge_at_stripe(&app, intent).await;
 
     app.dispatcher().drain().await.expect("drain");
     assert_eq!(order(&app, &purchase.buyer, purchase.order_id()).await["status"], "refunded");

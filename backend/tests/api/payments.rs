@@ -7,7 +7,7 @@ use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 use ticket_exchange::payments::reconcile::reconcile;
 
 use crate::support::checkout::{
-    DECLINED_CARD, GOOD_CARD, Purchase, billing, order, pay, reserved, start_payment, ticket_status,
+    DECLINED_CARD, GOOD_CARD, Purchase, billing, charge_at_stripe, order, pay, reserved, start_payment, ticket_status,
 };
 use crate::support::stripe::{LocalStripe, WEBHOOK_SECRET};
 use crate::support::{TestApp, expect_error, expect_status};
@@ -17,23 +17,7 @@ use crate::support::{TestApp, expect_error, expect_status};
 async fn charge_behind_our_back(app: &TestApp, purchase: &Purchase) -> String {
     let started = expect_status(start_payment(app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
     let intent = started["paymentIntentId"].as_str().expect("intent").to_owned();
-    let customer: String = {
-        use diesel::{NullableExpressionMethods, QueryDsl};
-        use ticket_exchange::db::schema::users;
-        let mut conn = app.pool.get().await.expect("conn");
-        users::table
-            .find(purchase.buyer.user_id)
-            .select(users::stripe_customer_id.assume_not_null())
-            .first(&mut conn)
-            .await
-            .expect("customer")
-    };
-    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
-    let token = app.stripe().card_token(GOOD_CARD).await;
-    let card = gateway.attach_card(&customer, &token, "test-card").await.expect("card");
-    gateway.attach_payment_method(&intent, &card, "test-attach").await.expect("attach");
-    let charged = gateway.confirm_intent(&intent, "test-confirm").await.expect("confirm");
-    assert_eq!(charged.status, stripe_gateway::IntentStatus::Succeeded);
+    charge_at_stripe(app, &intent).await;
     intent
 }
 
@@ -292,13 +276,8 @@ async fn a_payment_after_the_hold_lapsed_is_honoured_while_the_listing_is_free()
     assert_eq!(sweep_lapsed_holds(&app.pool, app.clock_now(), 100).await.expect("sweep"), 1);
     assert_eq!(ticket_status(&app, &purchase.ticket).await, "available");
     // The card was charged just as the hold ran out, before the PaymentIntent could be cancelled.
-    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
     let intent = started["paymentIntentId"].as_str().expect("intent");
-    let customer = app.stripe().get("/customers").await["data"][0]["id"].as_str().expect("customer").to_owned();
-    let token = app.stripe().card_token(GOOD_CARD).await;
-    let card = gateway.attach_card(&customer, &token, "late-card").await.expect("card");
-    gateway.attach_payment_method(intent, &card, "late-attach").await.expect("attach");
-    gateway.confirm_intent(intent, "late-confirm").await.expect("confirm");
+    charge_at_stripe(&app, intent).await;
 
     app.dispatcher().drain().await.expect("drain");
     let honoured = order(&app, &purchase.buyer, purchase.order_id()).await;
@@ -319,13 +298,8 @@ async fn a_payment_after_the_hold_lapsed_is_refunded_when_the_listing_was_resold
     let rival = app.register("rival@example.com").await;
     let rivals = expect_status(app.reserve(&rival, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
 
-    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
     let intent = started["paymentIntentId"].as_str().expect("intent");
-    let customer = app.stripe().get("/customers").await["data"][0]["id"].as_str().expect("customer").to_owned();
-    let token = app.stripe().card_token(GOOD_CARD).await;
-    let card = gateway.attach_card(&customer, &token, "late-card").await.expect("card");
-    gateway.attach_payment_method(intent, &card, "late-attach").await.expect("attach");
-    gateway.confirm_intent(intent, "late-confirm").await.expect("confirm");
+    charge_at_stripe(&app, intent).await;
 
     app.dispatcher().drain().await.expect("drain");
     let refunded = order(&app, &purchase.buyer, purchase.order_id()).await;

@@ -18,6 +18,7 @@ pub use orders::Orders;
 pub use ticket_detail::TicketDetail;
 pub use ticket_form::{CreateTicket, EditTicket};
 
+use crate::api::{Problem, types};
 use crate::components::Header;
 use crate::routes::Route;
 use crate::session::{self, SESSION};
@@ -59,4 +60,10 @@ pub fn NotFound(segments: Vec<String>) -> Element {
             Link { class: "button", to: Route::Landing {}, "Back to tickets" }
         }
     }
+}
+
+/// One listing by the id in a path.
+async fn fetch_ticket(id: &str) -> Result<types::TicketView, Problem> {
+    let id: uuid::Uuid = id.parse().map_err(|_| Problem { message: "No such ticket.".into(), ..Problem::default() })?;
+    session::note(session::client().get_ticket().id(id).send().await.map_err(Problem::from)).map(|t| t.into_inner())
 }

@@ -22,12 +22,7 @@ pub fn CreateTicket() -> Element {
 pub fn EditTicket(id: String) -> Element {
     let ticket = use_resource(move || {
         let id = id.clone();
-        async move {
-            let id: uuid::Uuid =
-                id.parse().map_err(|_| Problem { message: "No such ticket.".into(), ..Problem::default() })?;
-            session::note(session::client().get_ticket().id(id).send().await.map_err(Problem::from))
-                .map(|t| t.into_inner())
-        }
+        async move { super::fetch_ticket(&id).await }
     });
     rsx! {
         SignedIn {

@@ -56,3 +56,15 @@ pub async fn ticket_status(app: &TestApp, ticket: &Value) -> String {
     let body = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
     body["status"].as_str().expect("status").to_owned()
 }
+
+/// Charges the PaymentIntent at Stripe directly, as the buyer's card would be charged without our
+/// server taking part (a late payment, or one whose confirmation our server never recorded).
+pub async fn charge_at_stripe(app: &TestApp, intent: &str) {
+    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
+    let customer = app.stripe().get("/customers").await["data"][0]["id"].as_str().expect("customer").to_owned();
+    let token = app.stripe().card_token(GOOD_CARD).await;
+    let card = gateway.attach_card(&customer, &token, &format!("{intent}-card")).await.expect("card");
+    gateway.attach_payment_method(intent, &card, &format!("{intent}-attach")).await.expect("attach");
+    let charged = gateway.confirm_intent(intent, &format!("{intent}-confirm")).await.expect("confirm");
+    assert_eq!(charged.status, stripe_gateway::IntentStatus::Succeeded);
+}
