@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 fn main() {
-    let spec_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi.yaml");
+    let spec_path = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../openapi.yaml");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     let text = std::fs::read_to_string(&spec_path).expect("read openapi.yaml");
     let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text).expect("openapi.yaml is valid OpenAPI");

@@ -36,10 +36,19 @@ pub fn stage_web(root: &Path) -> Result<()> {
     let dist = shell_dir(root).join("dist");
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist)?;
-    for entry in std::fs::read_dir(&web)? {
+    copy_tree(&web, &dist)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
         let entry = entry?;
-        std::fs::copy(entry.path(), dist.join(entry.file_name()))
-            .with_context(|| format!("copying {}", entry.path().display()))?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| format!("copying {}", entry.path().display()))?;
+        }
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 /// The checked-in `openapi.yaml` is exactly what the code generates.
 #[test]
 fn checked_in_spec_matches_the_code() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+    let path = crate::support::manifest_dir().join("../openapi.yaml");
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     let generated = ticket_exchange::http::spec_yaml();
     assert!(checked_in == generated, "openapi.yaml is out of date: run `cargo xtask openapi` and commit the result");

@@ -21,6 +21,12 @@ use ticket_exchange::db::{self, DbPool};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// The backend crate's directory, as cargo gives it to the running test. (Not `env!`: a target
+/// directory shared between checkouts may run a test binary built in another checkout.)
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map(Into::into).expect("cargo sets CARGO_MANIFEST_DIR for tests")
+}
+
 pub struct TestApp {
     pub base_url: String,
     pub clock: Arc<ManualClock>,

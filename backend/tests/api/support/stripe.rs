@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::manifest_dir;
+
 pub const SECRET_KEY: &str = "sk_test_ticket_exchange";
 pub const PUBLISHABLE_KEY: &str = "pk_test_ticket_exchange";
 pub const WEBHOOK_SECRET: &str = "whsec_ticket_exchange_tests";
@@ -28,7 +30,7 @@ impl LocalStripe {
     pub async fn start_on(port: u16) -> Self {
         let python = std::env::var("TEST_TOOLS_PYTHON")
             .expect("TEST_TOOLS_PYTHON is not set: run the tests with `cargo xtask test`, which installs localstripe");
-        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/../xtask/run_localstripe.py");
+        let launcher = manifest_dir().join("../xtask/run_localstripe.py");
         let log = std::env::temp_dir().join(format!("localstripe-{port}-{}.log", std::process::id()));
         let child = Command::new(python)
             .arg(launcher)
