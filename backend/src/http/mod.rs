@@ -91,7 +91,8 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let cors = Cors::new()
         .allow_origins(state.config.cors_origins.iter().map(String::as_str))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers(["authorization", "content-type"])
+        // `api-version` is sent by the clients generated from openapi.yaml.
+        .allow_headers(["authorization", "content-type", "api-version"])
         .max_age(600);
     let mut routes = Route::new().at("/api/openapi.json", spec).nest("/api/docs", docs).nest("/api", api);
     routes = match &state.config.web_dir {

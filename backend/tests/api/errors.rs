@@ -87,3 +87,21 @@ async fn readiness_fails_while_the_database_is_unreachable() {
     let body = expect_error(tickets, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
     assert!(!body.to_string().contains("127.0.0.1"), "nothing internal leaks: {body}");
 }
+
+#[tokio::test]
+async fn the_apps_origins_pass_cors_preflight_and_others_do_not() {
+    let app = TestApp::spawn().await;
+    let preflight = |origin: &'static str| {
+        app.request(Method::OPTIONS, "/api/tickets")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization,api-version")
+            .send()
+    };
+    let allowed = preflight("tauri://localhost").await.expect("send");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "tauri://localhost");
+    let refused = preflight("https://evil.example").await.expect("send");
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(!refused.status().is_success());
+}
