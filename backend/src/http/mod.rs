@@ -23,6 +23,11 @@ use crate::listings::api::ListingsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
 
+/// Page size of paged lists when the client names none.
+pub fn default_page_size() -> i64 {
+    20
+}
+
 /// Groups of operations in the spec.
 #[derive(Tags)]
 pub enum ApiTags {

@@ -135,7 +135,7 @@ impl ListingsApi {
         #[oai(name = "maxPrice", validator(minimum(value = "0")))]
         max_price: Query<Option<i64>>,
         /// Page size, 1 to 100 (default 20).
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(default = "crate::http::default_page_size", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<i64>,
         /// How many listings to skip.
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
@@ -206,8 +206,4 @@ impl ListingsApi {
         super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
         Ok(DeletedTicket::NoContent)
     }
-}
-
-fn default_limit() -> i64 {
-    20
 }

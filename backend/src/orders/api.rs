@@ -207,7 +207,7 @@ impl OrdersApi {
         state: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Page size, 1 to 100 (default 20).
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(default = "crate::http::default_page_size", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<i64>,
         /// How many orders to skip.
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
@@ -246,8 +246,4 @@ impl OrdersApi {
         let order = super::cancel(&state.pool, who.user_id, id.0, now).await?;
         Ok(Json(OrderView::new(order, now)))
     }
-}
-
-fn default_limit() -> i64 {
-    20
 }

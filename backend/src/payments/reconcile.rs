@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel_async::AsyncConnection;
-use stripe_gateway::IntentStatus;
 
 use super::refund::{RefundCaller, refund_order};
 use super::{Payments, keys, settle};
@@ -62,7 +61,6 @@ pub async fn reconcile(
         match settled {
             settle::Settlement::Completed | settle::Settlement::CompletedLate => report.completed += 1,
             settle::Settlement::RefundRequested => report.refunds_requested += 1,
-            settle::Settlement::Unchanged if intent.status == IntentStatus::Succeeded => {}
             settle::Settlement::Unchanged => {}
         }
     }

@@ -10,6 +10,8 @@ use crate::{format, platform};
 
 const CARD_ELEMENT: &str = "card-element";
 const BUY_BUTTON: &str = "buy-now";
+/// The code of a problem Stripe.js reported about the card itself.
+const CARD_PROBLEM: &str = "card_error";
 
 /// Paying for a reserved order within its hold.
 #[component]
@@ -69,7 +71,8 @@ async fn pay(
     client_secret: &str,
     billing: types::BillingRequest,
 ) -> Result<types::PaymentView, Problem> {
-    let token = card.token(&billing.name).await.map_err(|message| Problem { message, ..Problem::default() })?;
+    let card_problem = |message: String| Problem { code: CARD_PROBLEM.into(), message, ..Problem::default() };
+    let token = card.token(&billing.name).await.map_err(card_problem)?;
     let confirm = |body: types::ConfirmPaymentRequest| async move {
         session::note(session::client().confirm_payment().body(body).send().await.map_err(Problem::from))
             .map(|response| response.into_inner())
@@ -79,7 +82,7 @@ async fn pay(
     if payment.status != "requires_action" {
         return Ok(payment);
     }
-    card.authenticate(client_secret).await.map_err(|message| Problem { message, ..Problem::default() })?;
+    card.authenticate(client_secret).await.map_err(card_problem)?;
     confirm(types::ConfirmPaymentRequest { order_id, card_token: None, billing: None }).await
 }
 
@@ -148,14 +151,10 @@ fn CheckoutForm(prepared: Prepared) -> Element {
                                 return;
                             }
                             Ok(_) => card_error.set(Some("The payment did not go through. Please try again.".into())),
-                            Err(problem) => {
-                                if problem.code == "card_declined"
-                                    || (problem.status.is_none() && problem.fields.is_empty())
-                                {
-                                    card_error.set(Some(problem.message.clone()));
-                                }
-                                errors.set(problem);
+                            Err(problem) if matches!(problem.code.as_str(), "card_declined" | CARD_PROBLEM) => {
+                                card_error.set(Some(problem.message));
                             }
+                            Err(problem) => errors.set(problem),
                         }
                     }
                 }
@@ -168,11 +167,10 @@ fn CheckoutForm(prepared: Prepared) -> Element {
     let tax = format::money(order.tax, &order.currency);
     let email = SESSION.read().user.as_ref().map(|user| user.email.clone()).unwrap_or_default();
     let field_error = move |field: &str| errors.read().field(field);
+    // Field errors show beside their fields; anything else shows once, above the button.
     let form_message = {
         let problem = errors.read();
-        (problem.status.is_some() || problem.is_unreachable() && !problem.message.is_empty())
-            .then(|| problem.message.clone())
-            .filter(|_| problem.fields.is_empty() && problem.code != "card_declined")
+        (problem.fields.is_empty() && !problem.message.is_empty()).then(|| problem.message.clone())
     };
     rsx! {
         section { class: "panel narrow checkout",
