@@ -51,7 +51,8 @@ export class Stack {
     return child;
   }
 
-  async start() {
+  /// Starts the services, and headless Chromium unless `browser` is false.
+  async start({ browser = true } = {}) {
     const python = required('TEST_TOOLS_PYTHON');
     this.stripePort = await freePort();
     this.spawn(python, [required('LOCALSTRIPE_LAUNCHER'), '--port', String(this.stripePort)], { LOCALSTRIPE_STORE: '' });
@@ -84,6 +85,7 @@ export class Stack {
     const body = new URLSearchParams({ url: `${this.url}/api/webhooks/stripe`, secret: webhookSecret });
     await fetch(`${this.stripeUrl}/_config/webhooks/e2e`, { method: 'POST', body });
 
+    if (!browser) return this;
     this.browser = await chromium.launch({
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
       headless: true,
@@ -135,6 +137,8 @@ export class Stack {
     for (const child of this.children) child.kill('SIGTERM');
   }
 }
+
+export { freePort, required, waitFor };
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });

@@ -53,23 +53,54 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn tauri_cli() -> Result<PathBuf> {
-    let bin = tools_dir().join("bin/cargo-tauri");
+/// Debian packages the desktop app's WebDriver test needs beside [`WEBVIEW_PACKAGES`]: a virtual
+/// display and WebKitGTK's WebDriver.
+pub const WEBDRIVER_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver"];
+
+/// A cargo-installed tool in the tools directory, installed once.
+fn cargo_tool(krate: &str, version: &str, binary: &str, minutes: u32) -> Result<PathBuf> {
+    let bin = tools_dir().join("bin").join(binary);
     if !bin.exists() {
-        eprintln!("installing tauri-cli into {} (about 9 minutes, once)", tools_dir().display());
+        eprintln!("installing {krate} into {} (about {minutes} minutes, once)", tools_dir().display());
         run(Command::new(env!("CARGO"))
-            .args(["install", "tauri-cli", "--version", "^2", "--locked", "--root"])
+            .args(["install", krate, "--version", version, "--locked", "--root"])
             .arg(tools_dir()))?;
     }
     Ok(bin)
 }
 
-pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
+/// tauri-driver: the WebDriver intermediary between a W3C client and WebKitWebDriver.
+pub fn tauri_driver() -> Result<PathBuf> {
+    cargo_tool("tauri-driver", "2.1.0", "tauri-driver", 2)
+}
+
+/// Builds the debug desktop app with the current web UI inside; returns the binary.
+pub fn build_debug(root: &Path) -> Result<PathBuf> {
     ensure_debian_packages(WEBVIEW_PACKAGES)?;
     stage_web(root)?;
-    let manifest = shell_dir(root).join("Cargo.toml");
+    run(Command::new(env!("CARGO")).args(["build", "--manifest-path"]).arg(shell_dir(root).join("Cargo.toml")))?;
+    Ok(crate::run::target_dir(root).join("debug/ticket-exchange-desktop"))
+}
+
+/// The mobile entry point compiles for Android: `cargo check` of the shell for
+/// `aarch64-linux-android` (no NDK is needed to check; linking would need one).
+pub fn check_android(root: &Path) -> Result<()> {
+    const TARGET: &str = "aarch64-linux-android";
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output()?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == TARGET) {
+        run(Command::new("rustup").args(["target", "add", TARGET]))?;
+    }
+    run(Command::new(env!("CARGO"))
+        .args(["check", "--lib", "--target", TARGET, "--manifest-path"])
+        .arg(shell_dir(root).join("Cargo.toml")))
+}
+
+pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
     if bundle {
-        run(Command::new(tauri_cli()?).args(["build", "--bundles", "deb,rpm"]).current_dir(shell_dir(root)))?;
+        ensure_debian_packages(WEBVIEW_PACKAGES)?;
+        stage_web(root)?;
+        let tauri_cli = cargo_tool("tauri-cli", "^2", "cargo-tauri", 9)?;
+        run(Command::new(tauri_cli).args(["build", "--bundles", "deb,rpm"]).current_dir(shell_dir(root)))?;
         let bundles = crate::run::target_dir(root).join("release/bundle");
         for kind in ["deb", "rpm"] {
             for entry in std::fs::read_dir(bundles.join(kind)).into_iter().flatten().flatten() {
@@ -78,8 +109,7 @@ pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
             }
         }
     } else {
-        run(Command::new(env!("CARGO")).args(["build", "--manifest-path"]).arg(&manifest))?;
-        println!("desktop: built {}", crate::run::target_dir(root).join("debug/ticket-exchange-desktop").display());
+        println!("desktop: built {}", build_debug(root)?.display());
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! - `run`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set).
 //! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
 //! - `bench`: the holds benchmark (release build, private PostgreSQL); figures in `.data/bench/`.
-//! - `e2e`: only the browser tests.
+//! - `e2e [desktop]`: only the browser tests, or only the desktop app's test under Xvfb.
 //! - `web`: build the web UI (wasm) into `<target dir>/web`.
 //! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
@@ -42,11 +42,11 @@ fn dispatch() -> Result<()> {
         Some("test") => test::test(&root, args[1..].iter().skip_while(|arg| *arg == "--").cloned().collect()),
         Some("bench") => bench::bench(),
         Some("web") => web::build(&root).map(drop),
-        Some("e2e") => test::e2e(&root),
+        Some("e2e") => test::e2e(&root, args.get(1).is_some_and(|arg| arg == "desktop")),
         Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e | web | desktop [--bundle] | bench | openapi [--check]>"
+            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check]>"
         ),
     }
 }

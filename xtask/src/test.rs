@@ -3,7 +3,9 @@
 //! Steps: install missing system packages (PostgreSQL, Chromium) and the Python test tools
 //! (localstripe, aiosmtpd); `cargo fmt --check`; `cargo clippy -D warnings`; start a private cluster
 //! in a temporary directory; every Rust test (nextest when installed, otherwise `cargo test`); build
-//! the web UI; the browser tests in `e2e/` (node's test runner, playwright-core, Debian's Chromium).
+//! the web UI; the browser tests in `e2e/` (node's test runner, playwright-core, Debian's Chromium);
+//! the desktop app in a window under Xvfb, through tauri-driver and WebKitWebDriver; `cargo check`
+//! of the app's mobile entry point for Android.
 //! Rust tests clone a fresh database per test from a migrated template, found through
 //! `TEST_DATABASE_URL`.
 
@@ -15,7 +17,7 @@ use anyhow::Result;
 use crate::postgres::Cluster;
 use crate::python::ensure_tools;
 use crate::run::target_dir;
-use crate::system::{ensure_commands, ensure_runtime_packages, run};
+use crate::system::{ensure_commands, ensure_debian_packages, ensure_runtime_packages, run};
 
 pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     ensure_runtime_packages()?;
@@ -48,19 +50,27 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     if everything && result.is_ok() {
         result = browser_tests(root, &cluster, &python);
     }
+    if everything && result.is_ok() {
+        result = desktop_tests(root, &cluster, &python);
+    }
+    if everything && result.is_ok() {
+        result = crate::desktop::check_android(root);
+    }
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result
 }
 
-/// `cargo xtask e2e`: only the browser tests, on a throwaway cluster.
-pub fn e2e(root: &Path) -> Result<()> {
+/// `cargo xtask e2e [desktop]`: only the browser tests, or only the desktop app's, on a throwaway
+/// cluster.
+pub fn e2e(root: &Path, desktop: bool) -> Result<()> {
     ensure_runtime_packages()?;
     let python = ensure_tools(root)?;
     let data = std::env::temp_dir().join(format!("ticket-exchange-e2e-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let cluster = Cluster::start(&data, &["fsync=off", "synchronous_commit=off"])?;
-    let result = browser_tests(root, &cluster, &python);
+    let result =
+        if desktop { desktop_tests(root, &cluster, &python) } else { browser_tests(root, &cluster, &python) };
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result
@@ -70,17 +80,36 @@ pub fn e2e(root: &Path) -> Result<()> {
 fn browser_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
     ensure_commands(&[("chromium", "chromium"), ("node", "nodejs"), ("npm", "npm")])?;
     let web = crate::web::build(root)?;
+    let mut node = node_tests(root, cluster, python, "e2e", "node")?;
+    run(node.args(["--test", "--test-concurrency=1", "ui.test.js"]).env("WEB_DIR", &web))
+}
+
+/// The desktop app in a real window on a virtual display, driven through WebDriver.
+fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
+    ensure_debian_packages(crate::desktop::WEBDRIVER_PACKAGES)?;
+    let app = crate::desktop::build_debug(root)?;
+    let driver = crate::desktop::tauri_driver()?;
+    let mut xvfb = node_tests(root, cluster, python, "desktop", "xvfb-run")?;
+    run(xvfb
+        .args(["--auto-servernum", "--server-args=-screen 0 1280x1024x24", "node", "--test", "desktop.test.js"])
+        .env("DESKTOP_BIN", app)
+        .env("TAURI_DRIVER", driver)
+        .env("WEB_DIR", crate::desktop::shell_dir(root).join("dist")))
+}
+
+/// `program` run in `e2e/` with what the node tests need to start the stack on database `database`.
+fn node_tests(root: &Path, cluster: &Cluster, python: &Path, database: &str, program: &str) -> Result<Command> {
     run(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange", "--bin", "ticket-exchange"]))?;
     let e2e = root.join("e2e");
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e))?;
-    cluster.ensure_database("e2e")?;
-    run(Command::new("node")
-        .args(["--test", "--test-concurrency=1"])
+    cluster.ensure_database(database)?;
+    let mut command = Command::new(program);
+    command
         .current_dir(&e2e)
         .env("SERVER_BIN", target_dir(root).join("debug/ticket-exchange"))
-        .env("WEB_DIR", &web)
-        .env("E2E_DATABASE_URL", cluster.url("e2e"))
+        .env("E2E_DATABASE_URL", cluster.url(database))
         .env("E2E_ARTIFACTS", root.join("test-artifacts/e2e"))
         .env("TEST_TOOLS_PYTHON", python.join("python"))
-        .env("LOCALSTRIPE_LAUNCHER", root.join("xtask/run_localstripe.py")))
+        .env("LOCALSTRIPE_LAUNCHER", root.join("xtask/run_localstripe.py"));
+    Ok(command)
 }

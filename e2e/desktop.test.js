@@ -1,0 +1,143 @@
+// The desktop app itself: the Tauri binary in a real window (run under Xvfb), driven through
+// WebDriver by tauri-driver and Debian's WebKitWebDriver, against the real server. It starts, signs
+// in, shows the landing page with listings, and is still signed in after a restart.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Stack, artifacts, freePort, required, waitFor } from './harness.js';
+
+const stack = new Stack();
+let driver;
+
+before(async () => {
+  await stack.start({ browser: false });
+  const port = await freePort();
+  const nativePort = await freePort();
+  // A fresh profile: the app keeps its session token in the webview's storage under these folders.
+  const profile = mkdtempSync(join(tmpdir(), 'ticket-exchange-desktop-'));
+  const dirs = Object.fromEntries(['DATA', 'CONFIG', 'CACHE'].map((kind) => [`XDG_${kind}_HOME`, join(profile, kind)]));
+  driver = {
+    url: `http://127.0.0.1:${port}`,
+    process: spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
+      env: { ...process.env, ...dirs, TICKET_EXCHANGE_API_URL: stack.url },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+  };
+  await waitFor(`${driver.url}/status`, 'tauri-driver');
+});
+
+after(async () => {
+  driver?.process.kill('SIGTERM');
+  await stack.stop();
+});
+
+/// One W3C WebDriver session: the app window.
+class App {
+  static async launch() {
+    const response = await call('POST', '/session', {
+      capabilities: { alwaysMatch: { 'tauri:options': { application: required('DESKTOP_BIN') } } },
+    });
+    const app = new App();
+    app.id = response.sessionId;
+    return app;
+  }
+
+  path(rest) {
+    return `/session/${this.id}${rest}`;
+  }
+
+  async run(script, ...args) {
+    return call('POST', this.path('/execute/sync'), { script, args });
+  }
+
+  /// Waits (bounded) until a script returns something truthy, and returns it.
+  async until(what, script, ...args) {
+    for (let i = 0; i < 200; i += 1) {
+      const value = await this.run(script, ...args);
+      if (value) return value;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the app never showed ${what}; page text: ${await this.run('return document.body.innerText')}`);
+  }
+
+  async element(css) {
+    await this.until(css, 'return !!document.querySelector(arguments[0])', css);
+    const found = await call('POST', this.path('/element'), { using: 'css selector', value: css });
+    return Object.values(found)[0];
+  }
+
+  async type(css, text) {
+    await call('POST', this.path(`/element/${await this.element(css)}/value`), { text });
+  }
+
+  async click(css) {
+    await call('POST', this.path(`/element/${await this.element(css)}/click`), {});
+  }
+
+  async screenshot(name) {
+    const png = await call('GET', this.path('/screenshot'));
+    writeFileSync(join(artifacts, `${name}.png`), Buffer.from(png, 'base64'));
+  }
+
+  async close() {
+    await call('DELETE', this.path(''));
+  }
+}
+
+async function call(method, path, body) {
+  const response = await fetch(driver.url + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = await response.json();
+  if (!response.ok) throw new Error(`WebDriver ${method} ${path}: ${JSON.stringify(payload).slice(0, 500)}`);
+  return payload.value;
+}
+
+async function api(path, body, token) {
+  const response = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${path} answered ${response.status}`);
+  return response.json();
+}
+
+const pageText = 'return document.body.innerText';
+
+test('the desktop app signs in, shows the listings, and keeps the session across a restart', async () => {
+  const seller = `seller-${Date.now()}@example.com`;
+  const session = await api('/api/users/register', { email: seller, password: 'desktop seller pw', termsAccepted: true });
+  const title = `Desktop Gala ${Date.now()}`;
+  await api('/api/tickets', { title, price: 4200 }, session.token);
+  const buyer = `buyer-${Date.now()}@example.com`;
+  await api('/api/users/register', { email: buyer, password: 'desktop buyer pw', termsAccepted: true });
+
+  const first = await App.launch();
+  await first.until('the landing page', `return document.body.innerText.includes(arguments[0])`, title);
+  await first.click('header a[href^="/login"]');
+  await first.type('input[name=email]', buyer);
+  await first.type('input[name=password]', 'desktop buyer pw');
+  await first.click('button[type=submit]');
+  await first.until('the signed-in header', `return document.body.innerText.includes('Logout')`);
+  const landing = await first.until('the listing after sign-in', `
+    return document.querySelector('h1')?.innerText === 'Tickets for sale'
+      && document.body.innerText.includes(arguments[0]) && document.body.innerText`, title);
+  assert.match(landing, /\$42\.00/);
+  await first.screenshot('desktop-landing');
+  await first.close();
+
+  const second = await App.launch();
+  // Still signed in: the header offers Logout, not Login, without signing in again.
+  await second.until('the signed-in landing page after a restart', `
+    const text = document.body.innerText;
+    return text.includes(arguments[0]) && text.includes('Logout')`, title);
+  assert.doesNotMatch(await second.run(pageText), /\bLogin\b/);
+  await second.screenshot('desktop-restarted');
+  await second.close();
+});
