@@ -43,7 +43,9 @@ async fn fresh_database(admin_url: &str, name: &str) -> String {
     execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     execute(&mut admin, &format!("CREATE DATABASE {name}")).await;
     let url = with_database(admin_url, name);
-    ticket_exchange::db::run_migrations(&url).await.expect("migrate");
+    ticket_exchange::db::run_migrations(&ticket_exchange::db::Connector::new(&url, None).expect("connector"))
+        .await
+        .expect("migrate");
     url
 }
 
@@ -350,7 +352,8 @@ async fn main() {
     for statement in hold("tickets").split_inclusive(';').filter(|s| !s.trim().is_empty()) {
         execute(&mut conn, statement).await;
     }
-    let pool = ticket_exchange::db::connect(&url, 4).expect("pool");
+    let pool = ticket_exchange::db::connect(&ticket_exchange::db::Connector::new(&url, None).expect("connector"), 4)
+        .expect("pool");
     let started = Instant::now();
     let ended = ticket_exchange::orders::sweep::sweep_lapsed_holds(&pool, Utc::now() + TimeDelta::seconds(1), 500)
         .await

@@ -8,6 +8,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool};
+use crate::metrics::Metrics;
 use crate::notifications::{self, Mailer, Notifier};
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
 use crate::payments::Payments;
@@ -21,6 +22,7 @@ pub struct AppState {
     /// Stripe, when configured.
     pub payments: Option<Arc<Payments>>,
     pub notifier: Arc<Notifier>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -29,14 +31,16 @@ impl AppState {
             Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
             None => None,
         };
+        let metrics = Arc::new(Metrics::default());
         let notifier = Arc::new(Notifier {
+            metrics: metrics.clone(),
             mailer: Mailer::new(&config.mail)?,
             pool: pool.clone(),
             clock: clock.clone(),
             public_url: config.public_url.clone(),
             hold_minutes: config.orders.hold.as_secs() / 60,
         });
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier }))
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -46,11 +50,12 @@ impl AppState {
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let applied = db::run_migrations(&config.database_url).await?;
+    let database = config.database()?;
+    let applied = db::run_migrations(&database).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
-    let pool = db::connect(&config.database_url, config.database_pool_size)?;
+    let pool = db::connect(&database, config.database_pool_size)?;
     let state = AppState::new(pool, Arc::new(SystemClock), config.clone())?;
     if state.payments.is_none() {
         tracing::warn!("STRIPE_SECRET_KEY is not set: payment operations will answer 503");

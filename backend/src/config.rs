@@ -10,6 +10,9 @@ use crate::money::TaxRate;
 pub struct Config {
     /// `DATABASE_URL`: the PostgreSQL connection string.
     pub database_url: String,
+    /// `DATABASE_CA_FILE`: a PEM file of CA certificates to trust, beside the public web roots, for
+    /// TLS to PostgreSQL (`?sslmode=require` in `DATABASE_URL`), e.g. a managed service's CA bundle.
+    pub database_ca_file: Option<String>,
     /// `DATABASE_POOL_SIZE`: connections per process (default 16).
     pub database_pool_size: usize,
     /// `BIND_ADDR`: where the HTTP server listens (default `127.0.0.1:8080`).
@@ -176,6 +179,11 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// How to open database connections (TLS when `DATABASE_URL` asks for it).
+    pub fn database(&self) -> Result<crate::db::Connector, crate::db::TlsSetupError> {
+        crate::db::Connector::new(&self.database_url, self.database_ca_file.as_deref())
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -201,6 +209,7 @@ impl Config {
         let jobs = JobSettings::default();
         Ok(Self {
             database_url,
+            database_ca_file: var("DATABASE_CA_FILE"),
             database_pool_size: parse(var("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", Some(16))?,
             bind_addr,
             public_url,

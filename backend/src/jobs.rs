@@ -27,7 +27,9 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
         .add(repeated(settings.sweep_interval, move || {
             let state = state.clone();
             async move {
-                match sweep_lapsed_holds(&state.pool, state.now(), settings.sweep_batch).await {
+                let swept = sweep_lapsed_holds(&state.pool, state.now(), settings.sweep_batch).await;
+                state.metrics.record_sweep(swept.as_ref().ok().copied());
+                match swept {
                     Ok(0) => {}
                     Ok(ended) => tracing::info!(ended, "released lapsed holds"),
                     Err(err) => tracing::warn!(error = %err, "expiry sweep failed"),

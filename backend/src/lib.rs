@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod listings;
+pub mod metrics;
 pub mod money;
 pub mod notifications;
 pub mod orders;

@@ -35,10 +35,7 @@ async fn run(migrate_only: bool) -> ExitCode {
     };
     telemetry::init(config.log_json);
     let result = if migrate_only {
-        db::run_migrations(&config.database_url)
-            .await
-            .map(|applied| tracing::info!(?applied, "migrations applied"))
-            .map_err(Into::into)
+        migrate(&config).await.map(|applied| tracing::info!(?applied, "migrations applied"))
     } else {
         app::serve(config).await
     };
@@ -49,4 +46,8 @@ async fn run(migrate_only: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
+    Ok(db::run_migrations(&config.database()?).await?)
 }

@@ -2,10 +2,11 @@
 //! starting at once apply each migration exactly once.
 
 use diesel::RunQueryDsl;
-use diesel::connection::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::Connector;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -25,13 +26,17 @@ pub enum MigrateError {
 }
 
 /// Applies every pending migration and returns the versions it applied.
-pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateError> {
-    let url = database_url.to_owned();
-    tokio::task::spawn_blocking(move || migrate_blocking(&url)).await.map_err(|_| MigrateError::Panicked)?
+pub fn run_migrations(connector: &Connector) -> impl Future<Output = Result<Vec<String>, MigrateError>> + use<> {
+    let connecting = connector.connect();
+    async move {
+        let connection = connecting.await?;
+        tokio::task::spawn_blocking(move || migrate_blocking(AsyncConnectionWrapper::from(connection)))
+            .await
+            .map_err(|_| MigrateError::Panicked)?
+    }
 }
 
-fn migrate_blocking(database_url: &str) -> Result<Vec<String>, MigrateError> {
-    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(database_url)?;
+fn migrate_blocking(mut conn: AsyncConnectionWrapper<AsyncPgConnection>) -> Result<Vec<String>, MigrateError> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)

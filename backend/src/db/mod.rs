@@ -5,14 +5,16 @@
 
 mod migrate;
 pub mod schema;
+mod tls;
 
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 
 pub use migrate::{MigrateError, run_migrations};
+pub use tls::{Connector, TlsSetupError};
 
 /// The shared pool of database connections.
 pub type DbPool = Pool<AsyncPgConnection>;
@@ -24,13 +26,40 @@ pub type DbConn = Object<AsyncPgConnection>;
 pub enum DbError {
     #[error("database unavailable: {0}")]
     Unavailable(#[from] PoolError),
+    /// The connection broke mid-query: the server restarted, shut down or dropped off the network.
+    #[error("database connection lost: {0}")]
+    ConnectionLost(diesel::result::Error),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(err: diesel::result::Error) -> Self {
+        if is_connection_lost(&err) { Self::ConnectionLost(err) } else { Self::Query(err) }
+    }
+}
+
+/// Whether a query failed because the connection went away rather than because of the query: no
+/// reply could be exchanged, or the server is shutting down, starting up or ended the session.
+pub fn is_connection_lost(err: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand, Unknown};
+    match err {
+        diesel::result::Error::DatabaseError(ClosedConnection | UnableToSendCommand, _) => true,
+        diesel::result::Error::DatabaseError(Unknown, info) => {
+            let message = info.message();
+            message.starts_with("terminating connection") || message.starts_with("the database system is")
+        }
+        diesel::result::Error::BrokenTransactionManager => true,
+        _ => false,
+    }
 }
 
 /// Builds the pool. Connections are opened lazily, so this succeeds even while the database is down.
-pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+pub fn connect(connector: &Connector, max_size: usize) -> anyhow::Result<DbPool> {
+    let mut config = ManagerConfig::default();
+    let opener = connector.clone();
+    config.custom_setup = Box::new(move |_url| opener.connect());
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(connector.url(), config);
     let pool = Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(5)))

@@ -130,6 +130,10 @@ impl From<DbError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::unavailable()
             }
+            DbError::ConnectionLost(cause) => {
+                tracing::warn!(error = %cause, "database connection lost");
+                Self::unavailable()
+            }
             DbError::Query(cause) => {
                 tracing::error!(error = %cause, "database query failed");
                 Self::internal()

@@ -5,13 +5,15 @@ mod body_limit;
 pub mod client_addr;
 pub mod error;
 pub mod raw_json;
+pub mod request_log;
+mod security_headers;
 pub mod text;
 
 use std::sync::Arc;
 
 use poem::endpoint::StaticFilesEndpoint;
 use poem::http::Method;
-use poem::middleware::{CatchPanic, CookieJarManager, Cors, Tracing};
+use poem::middleware::{CatchPanic, CookieJarManager, Cors};
 use poem::web::Redirect;
 use poem::{Endpoint, EndpointExt, Route, handler};
 use poem_openapi::{OpenApiService, Tags};
@@ -60,6 +62,13 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     .url_prefix("/api")
 }
 
+/// The API's path templates, as in the spec.
+fn route_templates() -> request_log::RouteTemplates {
+    let spec: serde_json::Value = serde_json::from_str(&api_service().spec()).unwrap_or_default();
+    let paths: Vec<String> = spec["paths"].as_object().map(|paths| paths.keys().cloned().collect()).unwrap_or_default();
+    request_log::RouteTemplates::new(paths.iter().map(String::as_str))
+}
+
 /// The spec as YAML, exactly as checked in at the repository root.
 pub fn spec_yaml() -> String {
     api_service().spec_yaml()
@@ -93,13 +102,20 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let max_body_bytes = state.config.max_body_bytes;
+    let security_headers = security_headers::SecurityHeaders::new(&state.config);
+    let request_log =
+        request_log::RequestLog { metrics: state.metrics.clone(), routes: std::sync::Arc::new(route_templates()) };
     let cors = Cors::new()
         .allow_origins(state.config.cors_origins.iter().map(String::as_str))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         // `api-version` is sent by the clients generated from openapi.yaml.
         .allow_headers(["authorization", "content-type", "api-version"])
         .max_age(600);
-    let mut routes = Route::new().at("/api/openapi.json", spec).nest("/api/docs", docs).nest("/api", api);
+    let mut routes = Route::new()
+        .at("/metrics", crate::metrics::endpoint)
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", api);
     routes = match &state.config.web_dir {
         // The web UI, with every unknown path answered by index.html for the UI's own router.
         Some(dir) => routes.nest("/", StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index()),
@@ -113,5 +129,6 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
         .with(CatchPanic::new())
         .catch_all_error(|err| async move { error::render_poem_error(err) })
-        .with(Tracing)
+        .with(security_headers)
+        .with(request_log)
 }

@@ -27,6 +27,7 @@ pub struct Notifier {
     pub clock: Arc<dyn Clock>,
     pub public_url: String,
     pub hold_minutes: u64,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Consumer of `order.completed` and `order.refunded`: emails the buyer.
@@ -74,7 +75,9 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
         ledger::Claim::Busy => return Err(ConsumerError::new("another worker is sending this email")),
         ledger::Claim::Claimed => {}
     }
-    match notifier.mailer.send(message).await {
+    let sent = notifier.mailer.send(message).await;
+    notifier.metrics.record_email(sent.is_ok());
+    match sent {
         Ok(written) => {
             ledger::mark_sent(&mut conn, delivery.event_id, &recipient, notifier.clock.now())
                 .await

@@ -69,7 +69,11 @@ async fn probes_spec_and_docs_are_served() {
 #[tokio::test]
 async fn readiness_fails_while_the_database_is_unreachable() {
     let app = TestApp::spawn_with(&[]).await;
-    let broken = ticket_exchange::db::connect("postgres://postgres@127.0.0.1:1/none", 1).expect("pool");
+    let broken = ticket_exchange::db::connect(
+        &ticket_exchange::db::Connector::new("postgres://postgres@127.0.0.1:1/none", None).expect("connector"),
+        1,
+    )
+    .expect("pool");
     let mut config = ticket_exchange::config::Config::from_lookup(|name| {
         (name == "DATABASE_URL").then(|| "postgres://postgres@127.0.0.1:1/none".to_owned())
     })

@@ -3,11 +3,14 @@
 mod accounts;
 mod email;
 mod errors;
+mod faults;
 mod listings;
 mod migrations;
 mod openapi;
+mod operations;
 mod orders;
 mod outbox;
 mod payments;
+mod replicas;
 mod support;
 mod sweep;

@@ -38,7 +38,11 @@ async fn ensure_template(conn: &mut AsyncPgConnection) {
         .expect("look up template");
     if found.is_empty() {
         diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}")).execute(conn).await.expect("create template");
-        ticket_exchange::db::run_migrations(&with_database(&admin_url(), TEMPLATE)).await.expect("migrate template");
+        ticket_exchange::db::run_migrations(
+            &ticket_exchange::db::Connector::new(&with_database(&admin_url(), TEMPLATE), None).expect("connector"),
+        )
+        .await
+        .expect("migrate template");
     }
     diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).execute(conn).await.expect("unlock");
 }

@@ -3,6 +3,7 @@
 
 pub mod checkout;
 pub mod database;
+pub mod postgres;
 pub mod process;
 pub mod seed;
 pub mod smtp;
@@ -100,7 +101,7 @@ impl TestApp {
                 .or_else(|| (name == "MAIL_DIR").then(|| mail_dir.display().to_string()))
         })
         .expect("test configuration");
-        let pool = db::connect(&config.database_url, config.database_pool_size).expect("pool");
+        let pool = db::connect(&config.database().expect("connector"), config.database_pool_size).expect("pool");
         let clock = Arc::new(ManualClock::new(start));
         let state = AppState::new(pool.clone(), clock.clone(), config).expect("state");
         let served = state.clone();
