@@ -103,7 +103,8 @@ pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
         run(Command::new(tauri_cli).args(["build", "--bundles", "deb,rpm"]).current_dir(shell_dir(root)))?;
         let bundles = crate::run::target_dir(root).join("release/bundle");
         for kind in ["deb", "rpm"] {
-            for entry in std::fs::read_dir(bundles.join(kind)).into_iter().flatten().flatten() {
+            let packages = std::fs::read_dir(bundles.join(kind)).into_iter().flatten().flatten();
+            for entry in packages.filter(|entry| entry.path().extension().is_some_and(|ext| ext == kind)) {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 println!("desktop: {} {:.1} MiB", entry.path().display(), size as f64 / 1_048_576.0);
             }

@@ -1,5 +1,6 @@
-//! The offline stand-in for Stripe used by `cargo xtask run` when `STRIPE_SECRET_KEY` is not set:
-//! localstripe, with its store in `.data/localstripe.pickle` so payments survive restarts.
+//! The offline stand-in for Stripe used by `cargo xtask run` when `STRIPE_SECRET_KEY` is not set
+//! (localstripe, with its store in `.data/localstripe.pickle` so payments survive restarts), and by
+//! the API fuzzing (in memory).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,13 +20,16 @@ pub struct LocalStripe {
 }
 
 impl LocalStripe {
-    pub fn start(root: &Path, python_bin: &Path) -> Result<Self> {
+    /// Starts localstripe; its state is kept in `store` across restarts, or in memory when `None`.
+    pub fn start(root: &Path, python_bin: &Path, store: Option<&Path>) -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        std::fs::create_dir_all(root.join(".data"))?;
+        if let Some(dir) = store.and_then(Path::parent) {
+            std::fs::create_dir_all(dir)?;
+        }
         let child = Command::new(python_bin.join("python"))
             .arg(root.join("xtask/run_localstripe.py"))
             .args(["--port", &port.to_string()])
-            .env("LOCALSTRIPE_STORE", root.join(".data/localstripe.pickle"))
+            .env("LOCALSTRIPE_STORE", store.map(Path::as_os_str).unwrap_or_default())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

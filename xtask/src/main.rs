@@ -7,8 +7,11 @@
 //! - `web`: build the web UI (wasm) into `<target dir>/web`.
 //! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
+//! - `deploy-check`: validate the Kubernetes manifests and lint the Dockerfile.
 
 mod bench;
+mod contract;
+mod deploy;
 mod desktop;
 mod localstripe;
 mod openapi;
@@ -44,9 +47,10 @@ fn dispatch() -> Result<()> {
         Some("web") => web::build(&root).map(drop),
         Some("e2e") => test::e2e(&root, args.get(1).is_some_and(|arg| arg == "desktop")),
         Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
+        Some("deploy-check") => deploy::check(&root, &python::ensure_tools(&root)?),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check]>"
+            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check>"
         ),
     }
 }

@@ -54,7 +54,7 @@ pub fn run(root: &Path) -> Result<()> {
         Ok(key) if !key.trim().is_empty() => None,
         _ => {
             let python = ensure_tools(root)?;
-            let stripe = LocalStripe::start(root, &python)?;
+            let stripe = LocalStripe::start(root, &python, Some(&root.join(".data/localstripe.pickle")))?;
             stripe.register_webhook(&format!("http://{bind}/api/webhooks/stripe"))?;
             server
                 .env("STRIPE_SECRET_KEY", localstripe::SECRET_KEY)

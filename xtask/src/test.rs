@@ -4,7 +4,8 @@
 //! (localstripe, aiosmtpd); `cargo fmt --check`; `cargo clippy -D warnings`; start a private cluster
 //! in a temporary directory; every Rust test (nextest when installed, otherwise `cargo test`); build
 //! the web UI; the browser tests in `e2e/` (node's test runner, playwright-core, Debian's Chromium);
-//! the desktop app in a window under Xvfb, through tauri-driver and WebKitWebDriver; `cargo check`
+//! the deployment files (`deploy-check`); the API contract (spec validator, a generated TypeScript
+//! client, schemathesis against the running server); the desktop app in a window under Xvfb, through tauri-driver and WebKitWebDriver; `cargo check`
 //! of the app's mobile entry point for Android.
 //! Rust tests clone a fresh database per test from a migrated template, found through
 //! `TEST_DATABASE_URL`.
@@ -45,8 +46,15 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     let mut result = run(tests
         .args(&filters)
         .env("TEST_DATABASE_URL", &database_url)
+        .env("TEST_PG_BIN", crate::postgres::binaries()?)
         .env("TEST_TOOLS_PYTHON", python.join("python")));
 
+    if everything && result.is_ok() {
+        result = crate::deploy::check(root, &python);
+    }
+    if everything && result.is_ok() {
+        result = crate::contract::check(root, &cluster, &python);
+    }
     if everything && result.is_ok() {
         result = browser_tests(root, &cluster, &python);
     }
@@ -69,8 +77,7 @@ pub fn e2e(root: &Path, desktop: bool) -> Result<()> {
     let data = std::env::temp_dir().join(format!("ticket-exchange-e2e-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let cluster = Cluster::start(&data, &["fsync=off", "synchronous_commit=off"])?;
-    let result =
-        if desktop { desktop_tests(root, &cluster, &python) } else { browser_tests(root, &cluster, &python) };
+    let result = if desktop { desktop_tests(root, &cluster, &python) } else { browser_tests(root, &cluster, &python) };
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result

@@ -67,12 +67,12 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .args(["--target", "web", "--no-typescript", "--out-name", "ticket_exchange_ui", "--out-dir"])
         .arg(&dist)
         .arg(&wasm))?;
-    for file in ["index.html", "style.css"] {
+    for file in ["index.html", "style.css", "boot.js"] {
         std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
     let mut total_gz = 0;
-    for file in ["ticket_exchange_ui_bg.wasm", "ticket_exchange_ui.js", "style.css", "index.html"] {
+    for file in ["ticket_exchange_ui_bg.wasm", "ticket_exchange_ui.js", "style.css", "index.html", "boot.js"] {
         let path = dist.join(file);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let gz = gzipped_size(&path).unwrap_or(0);
