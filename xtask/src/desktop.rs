@@ -11,8 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::python::tools_dir;
-use crate::system::{ensure_debian_packages, run};
+use crate::system::{cargo_install, ensure_debian_packages, run};
 
 /// Debian packages Tauri needs to compile and run on Linux.
 pub const WEBVIEW_PACKAGES: &[&str] = &[
@@ -57,21 +56,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// display and WebKitGTK's WebDriver.
 pub const WEBDRIVER_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver"];
 
-/// A cargo-installed tool in the tools directory, installed once.
-fn cargo_tool(krate: &str, version: &str, binary: &str, minutes: u32) -> Result<PathBuf> {
-    let bin = tools_dir().join("bin").join(binary);
-    if !bin.exists() {
-        eprintln!("installing {krate} into {} (about {minutes} minutes, once)", tools_dir().display());
-        run(Command::new(env!("CARGO"))
-            .args(["install", krate, "--version", version, "--locked", "--root"])
-            .arg(tools_dir()))?;
-    }
-    Ok(bin)
-}
-
 /// tauri-driver: the WebDriver intermediary between a W3C client and WebKitWebDriver.
 pub fn tauri_driver() -> Result<PathBuf> {
-    cargo_tool("tauri-driver", "2.1.0", "tauri-driver", 2)
+    cargo_install("tauri-driver", "2.1.0", "tauri-driver", 2)
 }
 
 /// Builds the debug desktop app with the current web UI inside; returns the binary.
@@ -99,7 +86,7 @@ pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
     if bundle {
         ensure_debian_packages(WEBVIEW_PACKAGES)?;
         stage_web(root)?;
-        let tauri_cli = cargo_tool("tauri-cli", "^2", "cargo-tauri", 9)?;
+        let tauri_cli = cargo_install("tauri-cli", "^2", "cargo-tauri", 9)?;
         run(Command::new(tauri_cli).args(["build", "--bundles", "deb,rpm"]).current_dir(shell_dir(root)))?;
         let bundles = crate::run::target_dir(root).join("release/bundle");
         for kind in ["deb", "rpm"] {

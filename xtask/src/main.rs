@@ -8,9 +8,11 @@
 //! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 //! - `deploy-check`: validate the Kubernetes manifests and lint the Dockerfile.
+//! - `contract`: the spec validator, the generated TypeScript client, and schemathesis.
 
 mod bench;
 mod contract;
+mod dependencies;
 mod deploy;
 mod desktop;
 mod localstripe;
@@ -47,10 +49,11 @@ fn dispatch() -> Result<()> {
         Some("web") => web::build(&root).map(drop),
         Some("e2e") => test::e2e(&root, args.get(1).is_some_and(|arg| arg == "desktop")),
         Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
+        Some("contract") => test::contract(&root),
         Some("deploy-check") => deploy::check(&root, &python::ensure_tools(&root)?),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check>"
+            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract>"
         ),
     }
 }

@@ -1,5 +1,6 @@
 //! Running commands and installing the system packages the project needs.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -66,4 +67,17 @@ pub fn ensure_runtime_packages() -> Result<()> {
         return Ok(());
     }
     ensure_debian_packages(&["postgresql", "postgresql-client"])
+}
+
+/// A tool from crates.io in the tools directory (`TICKET_EXCHANGE_TOOLS`), installed once.
+pub fn cargo_install(krate: &str, version: &str, binary: &str, minutes: u32) -> Result<PathBuf> {
+    let tools = crate::python::tools_dir();
+    let bin = tools.join("bin").join(binary);
+    if !bin.exists() {
+        eprintln!("installing {krate} into {} (about {minutes} minutes, once)", tools.display());
+        run(Command::new(env!("CARGO"))
+            .args(["install", krate, "--version", version, "--locked", "--root"])
+            .arg(&tools))?;
+    }
+    Ok(bin)
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything CI checks, on a throwaway PostgreSQL cluster.
 //!
 //! Steps: install missing system packages (PostgreSQL, Chromium) and the Python test tools
-//! (localstripe, aiosmtpd); `cargo fmt --check`; `cargo clippy -D warnings`; start a private cluster
+//! (localstripe, aiosmtpd); `cargo fmt --check`; `cargo clippy -D warnings`; cargo-deny; start a private cluster
 //! in a temporary directory; every Rust test (nextest when installed, otherwise `cargo test`); build
 //! the web UI; the browser tests in `e2e/` (node's test runner, playwright-core, Debian's Chromium);
 //! the deployment files (`deploy-check`); the API contract (spec validator, a generated TypeScript
@@ -28,6 +28,7 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     if everything {
         run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
         run(Command::new(cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        crate::dependencies::check(root)?;
     }
 
     let data = std::env::temp_dir().join(format!("ticket-exchange-test-pg-{}", std::process::id()));
@@ -64,6 +65,19 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     if everything && result.is_ok() {
         result = crate::desktop::check_android(root);
     }
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+/// `cargo xtask contract`: only the API contract checks, on a throwaway cluster.
+pub fn contract(root: &Path) -> Result<()> {
+    ensure_runtime_packages()?;
+    let python = ensure_tools(root)?;
+    let data = std::env::temp_dir().join(format!("ticket-exchange-contract-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let cluster = Cluster::start(&data, &["fsync=off", "synchronous_commit=off"])?;
+    let result = crate::contract::check(root, &cluster, &python);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result

@@ -11,6 +11,7 @@ use crate::support::{TestApp, expect_error, expect_status};
 async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
     let app = TestApp::spawn_with_stripe(&[]).await;
     let purchase = reserved(&app, 4_500).await;
+    expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
     expect_status(pay(&app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await, StatusCode::OK).await;
     let stranger = app.register("stranger@example.com").await;
     let ticket = format!("/api/tickets/{}", purchase.ticket["id"].as_str().expect("id"));
@@ -51,8 +52,9 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
     }
 
     // Nothing changed: the order is still the buyer's, complete and not refunded.
-    let seen = expect_status(app.authed(&purchase.buyer, Method::GET, &order).send().await.expect("send"), StatusCode::OK)
-        .await;
+    let seen =
+        expect_status(app.authed(&purchase.buyer, Method::GET, &order).send().await.expect("send"), StatusCode::OK)
+            .await;
     assert_eq!(seen["status"], "complete", "{seen}");
     let listed = expect_status(app.request(Method::GET, &ticket).send().await.expect("send"), StatusCode::OK).await;
     assert_eq!(listed["title"], purchase.ticket["title"]);
@@ -102,10 +104,14 @@ async fn metrics_count_requests_by_route_and_read_the_marketplace_state() {
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.expect("text");
     let line = |prefix: &str| {
-        text.lines().find(|line| line.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in:\n{text}")).to_owned()
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+            .to_owned()
     };
     assert!(
-        line(r#"ticket_exchange_http_requests_total{method="GET",route="/api/orders/{id}",status="401"}"#).ends_with(" 3"),
+        line(r#"ticket_exchange_http_requests_total{method="GET",route="/api/orders/{id}",status="401"}"#)
+            .ends_with(" 3"),
         "requests are counted by route template, not by raw path"
     );
     assert!(line("ticket_exchange_http_request_duration_seconds_count").contains("route="));
