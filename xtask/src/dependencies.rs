@@ -15,9 +15,8 @@ pub fn check(root: &Path) -> Result<()> {
         run(Command::new(&deny)
             .arg("--manifest-path")
             .arg(root.join(manifest))
-            .args(["--log-level", "error", "check", "--config"])
-            .arg(root.join("deny.toml"))
-            .args(["bans", "licenses", "sources"]))?;
+            // Both find the root's deny.toml: cargo-deny looks in the manifest's directory and above.
+            .args(["--log-level", "error", "check", "bans", "licenses", "sources"]))?;
     }
     println!("dependencies: licenses, bans and sources pass in both workspaces");
     Ok(())
