@@ -33,6 +33,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// `RATE_LIMIT_PER_MINUTE`: API requests a minute per client address, per process (default 600;
+    /// 0 turns the limit off).
+    pub rate_limit_per_minute: u32,
     /// `MAX_BODY_BYTES`: largest accepted request body (default 64 KiB).
     pub max_body_bytes: usize,
     /// `SHUTDOWN_GRACE`: how long in-flight requests may run after SIGTERM (default `30s`).
@@ -281,6 +284,7 @@ impl Config {
                 .filter(|origin| !origin.is_empty())
                 .collect(),
             trust_forwarded_for: parse(var("TRUST_FORWARDED_FOR"), "TRUST_FORWARDED_FOR", Some(false))?,
+            rate_limit_per_minute: parse(var("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", Some(600))?,
             max_body_bytes: parse(var("MAX_BODY_BYTES"), "MAX_BODY_BYTES", Some(64 * 1024))?,
             shutdown_grace: duration(var("SHUTDOWN_GRACE"), "SHUTDOWN_GRACE", Duration::from_secs(30))?,
             log_json: match var("LOG_FORMAT").as_deref() {

@@ -305,6 +305,9 @@ pub fn render_poem_error(err: poem::Error) -> Response {
                 ("method_not_allowed", "This route does not accept that method.".into(), None)
             }
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large.".into(), None),
+            StatusCode::TOO_MANY_REQUESTS => {
+                ("rate_limited", "Too many requests from this address. Please wait and try again.".into(), None)
+            }
             StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed.".into(), None),
             status if status.is_server_error() => {
                 tracing::error!(error = %err, %status, "request failed");

@@ -4,6 +4,7 @@ pub mod auth;
 mod body_limit;
 pub mod client_addr;
 pub mod error;
+mod rate_limit;
 pub mod raw_json;
 pub mod request_log;
 mod security_headers;
@@ -103,6 +104,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let spec = api.spec_endpoint();
     let max_body_bytes = state.config.max_body_bytes;
     let security_headers = security_headers::SecurityHeaders::new(&state.config);
+    let rate_limit = rate_limit::RateLimit::new(state.config.rate_limit_per_minute, state.config.trust_forwarded_for);
     let request_log =
         request_log::RequestLog { metrics: state.metrics.clone(), routes: std::sync::Arc::new(route_templates()) };
     let cors = Cors::new()
@@ -127,6 +129,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .before(forget_same_origin)
         .with(CookieJarManager::new())
         .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
+        .with(rate_limit)
         .with(CatchPanic::new())
         .catch_all_error(|err| async move { error::render_poem_error(err) })
         .with(security_headers)

@@ -125,3 +125,20 @@ async fn metrics_count_requests_by_route_and_read_the_marketplace_state() {
     let proxied = app.request(Method::GET, "/metrics").header("x-forwarded-for", "203.0.113.9").send().await;
     expect_error(proxied.expect("send"), StatusCode::NOT_FOUND, "route_not_found").await;
 }
+
+#[tokio::test]
+async fn one_address_sending_too_fast_is_told_to_wait_and_others_are_not() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_MINUTE", "5"), ("TRUST_FORWARDED_FOR", "true")]).await;
+    let from = |addr: &'static str| app.request(Method::GET, "/api/tickets").header("x-forwarded-for", addr);
+    for _ in 0..5 {
+        assert_eq!(from("198.51.100.7").send().await.expect("send").status(), StatusCode::OK);
+    }
+    let limited = from("198.51.100.7").send().await.expect("send");
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    expect_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(from("203.0.113.20").send().await.expect("send").status(), StatusCode::OK, "another address");
+    // Probes are never limited, so a busy client cannot get a pod taken out of service.
+    let probe = app.request(Method::GET, "/api/readyz").header("x-forwarded-for", "198.51.100.7").send().await;
+    assert_eq!(probe.expect("send").status(), StatusCode::OK);
+}
