@@ -52,8 +52,6 @@ struct StatusLabels {
 /// Why metrics could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error(transparent)]
-    Database(#[from] DbError),
     #[error("cannot encode metrics")]
     Encode(#[from] std::fmt::Error),
 }
@@ -72,6 +70,9 @@ pub struct Metrics {
     outbox_pending: Gauge,
     outbox_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     outbox_parked: Gauge,
+    database_up: Gauge,
+    /// One scrape at a time: a refresh clears and refills the per-status series.
+    scraping: tokio::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -105,6 +106,12 @@ impl Default for Metrics {
         );
         let outbox_parked = Gauge::default();
         registry.register("outbox_parked_deliveries", "Event deliveries that gave up retrying", outbox_parked.clone());
+        let database_up = Gauge::default();
+        registry.register(
+            "database_up",
+            "1 when the last scrape could read the database (the state figures are current), else 0",
+            database_up.clone(),
+        );
         Self {
             registry,
             requests,
@@ -118,6 +125,8 @@ impl Default for Metrics {
             outbox_pending,
             outbox_lag_seconds,
             outbox_parked,
+            database_up,
+            scraping: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -139,9 +148,19 @@ impl Metrics {
         self.emails.get_or_create(&OutcomeLabels { outcome: if sent { "sent" } else { "failed" } }).inc();
     }
 
-    /// Reads the shared state from the database and renders everything.
+    /// Reads the shared state from the database and renders everything. With the database away the
+    /// process's own figures are still rendered, with `database_up` 0 and the state figures as last
+    /// read.
     pub async fn render(&self, state: &AppState) -> Result<String, MetricsError> {
-        self.refresh(state).await?;
+        let _one_at_a_time = self.scraping.lock().await;
+        let up = match self.refresh(state).await {
+            Ok(()) => 1,
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics: cannot read the database");
+                0
+            }
+        };
+        self.database_up.set(up);
         let mut text = String::new();
         encode(&mut text, &self.registry)?;
         Ok(text)
@@ -220,8 +239,8 @@ pub async fn endpoint(req: &Request, state: Data<&Arc<AppState>>) -> poem::Resul
     match state.metrics.render(&state).await {
         Ok(text) => Ok(text.with_content_type("text/plain; version=0.0.4; charset=utf-8").into_response()),
         Err(err) => {
-            tracing::warn!(error = %err, "metrics: cannot read the database");
-            Err(poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))
+            tracing::error!(error = %err, "metrics: cannot render");
+            Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Connections to PostgreSQL, over TLS when the connection string asks for it.
 //!
-//! `sslmode=require` in `DATABASE_URL` makes every connection (the pool's and the migrations') use
-//! TLS with rustls, verifying the server's certificate against the public web roots plus, when
+//! `sslmode=require` (or `verify-ca`, `verify-full`) in `DATABASE_URL` makes every connection (the
+//! pool's and the migrations') use TLS with rustls, which always verifies the certificate chain and
+//! the host name, as libpq's `verify-full` does, against the public web roots plus, when
 //! `DATABASE_CA_FILE` names a PEM file, the managed service's own CA (RDS, Cloud SQL and Azure use
 //! private CAs). Without it connections are plain, as on a private cluster on loopback.
 
@@ -33,8 +34,13 @@ pub enum TlsSetupError {
 impl Connector {
     /// Reads `url`'s `sslmode`; `ca_file` adds a trusted CA for TLS connections.
     pub fn new(url: &str, ca_file: Option<&str>) -> Result<Self, TlsSetupError> {
-        let tls = if wants_tls(url) { Some(make_tls(ca_file)?) } else { None };
-        Ok(Self { url: url.to_owned(), tls })
+        if !wants_tls(url) {
+            return Ok(Self { url: url.to_owned(), tls: None });
+        }
+        // tokio-postgres knows `require` only; the verification the stricter modes ask for is what
+        // rustls does anyway.
+        let url = url.replace("sslmode=verify-full", "sslmode=require").replace("sslmode=verify-ca", "sslmode=require");
+        Ok(Self { url, tls: Some(make_tls(ca_file)?) })
     }
 
     pub fn url(&self) -> &str {
@@ -103,6 +109,13 @@ mod tests {
         assert!(!wants_tls("postgres://db/app?sslmode=disable"));
         assert!(!wants_tls("postgres://db/app?sslmode=prefer"));
         assert!(!wants_tls("postgres://db/app"));
+    }
+
+    #[test]
+    fn the_stricter_modes_connect_as_require_with_verification() {
+        let connector = Connector::new("postgres://db.example/app?sslmode=verify-full&x=1", None).expect("connector");
+        assert_eq!(connector.url(), "postgres://db.example/app?sslmode=require&x=1");
+        assert!(connector.tls.is_some());
     }
 
     #[test]

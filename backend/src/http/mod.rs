@@ -125,11 +125,11 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     };
     routes
         .data(state)
+        .with(rate_limit)
         .with(cors)
         .before(forget_same_origin)
         .with(CookieJarManager::new())
         .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
-        .with(rate_limit)
         .with(CatchPanic::new())
         .catch_all_error(|err| async move { error::render_poem_error(err) })
         .with(security_headers)

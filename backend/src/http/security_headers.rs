@@ -45,7 +45,8 @@ fn content_security_policy(stripe_js_url: Option<&str>) -> String {
         frames.push(stripe);
         connects.push(stripe);
         if stripe == "https://js.stripe.com" {
-            frames.push("https://hooks.stripe.com");
+            scripts.push("https://*.js.stripe.com");
+            frames.extend(["https://*.js.stripe.com", "https://hooks.stripe.com"]);
             connects.push("https://api.stripe.com");
         }
     }
@@ -101,8 +102,16 @@ mod tests {
     #[test]
     fn stripe_js_is_allowed_from_its_origin_only() {
         let csp = content_security_policy(Some("https://js.stripe.com/v3/"));
-        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' https://js.stripe.com;"), "{csp}");
-        assert!(csp.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains(
+                "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"
+            ),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"),
+            "{csp}"
+        );
         assert!(csp.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"), "{csp}");
         assert!(!csp.contains("unsafe-inline' ;") && !csp.contains("script-src 'unsafe-inline'"));
         let offline = content_security_policy(Some("http://127.0.0.1:8420/js.stripe.com/v3/"));

@@ -52,6 +52,15 @@ async fn reserve(client: &reqwest::Client, base_url: &str, buyer: &Session, tick
     Ok(json!({"status": status, "body": body}))
 }
 
+/// A cluster of the test's own with an empty database `app`, and that database's URL.
+async fn cluster_with_database() -> (PrivateCluster, String) {
+    let cluster = PrivateCluster::start();
+    let mut admin = AsyncPgConnection::establish(&cluster.url("postgres")).await.expect("connect");
+    diesel::sql_query("CREATE DATABASE app").execute(&mut admin).await.expect("create database");
+    let url = cluster.url("app");
+    (cluster, url)
+}
+
 /// Waits (bounded) for the server to say it is ready again, without being restarted.
 async fn ready_again(client: &reqwest::Client, base_url: &str) {
     for _ in 0..300 {
@@ -66,11 +75,7 @@ async fn ready_again(client: &reqwest::Client, base_url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_restarts_the_api_answers_503_then_recovers_and_loses_nothing() {
     const BUYERS: usize = 24;
-    let cluster = PrivateCluster::start();
-    let mut admin = AsyncPgConnection::establish(&cluster.url("postgres")).await.expect("connect");
-    diesel::sql_query("CREATE DATABASE app").execute(&mut admin).await.expect("create database");
-    drop(admin);
-    let url = cluster.url("app");
+    let (cluster, url) = cluster_with_database().await;
     let server = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;
     let client = reqwest::Client::new();
     let people = seed::buyers(&url, 1 + BUYERS, chrono::Utc::now()).await;
@@ -113,18 +118,14 @@ async fn while_postgres_restarts_the_api_answers_503_then_recovers_and_loses_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_load_loses_no_acknowledged_order() {
     const BUYERS: usize = 40;
-    let cluster = PrivateCluster::start();
-    let mut admin = AsyncPgConnection::establish(&cluster.url("postgres")).await.expect("connect");
-    diesel::sql_query("CREATE DATABASE app").execute(&mut admin).await.expect("create database");
-    drop(admin);
-    let url = cluster.url("app");
+    let (_cluster, url) = cluster_with_database().await;
     let mut doomed = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;
     let client = reqwest::Client::new();
     let people = seed::buyers(&url, 1 + BUYERS, chrono::Utc::now()).await;
     let (seller, buyers) = people.split_first().expect("people");
     let tickets = tickets(&client, &doomed.base_url, seller, BUYERS).await;
 
-    // Every buyer reserves at once; after a quarter of them have their answer, the server is killed.
+    // Every buyer reserves at once; as soon as the first has its answer, the server is killed.
     let base_url = doomed.base_url.clone();
     let mut pending: FuturesUnordered<_> = buyers
         .iter()
@@ -145,11 +146,11 @@ async fn a_server_killed_mid_load_loses_no_acknowledged_order() {
             }
             Err(_) => unanswered.push(n),
         }
-        if acknowledged.len() == BUYERS / 4 {
+        if acknowledged.len() == 1 {
             doomed.kill();
         }
     }
-    assert!(acknowledged.len() >= BUYERS / 4);
+    assert!(!unanswered.is_empty(), "the server died with requests in flight");
 
     // Every acknowledged order survived the crash, each holding its ticket.
     let restarted = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;

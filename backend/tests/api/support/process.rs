@@ -34,7 +34,7 @@ impl ServerProcess {
     async fn wait_until_ready(&self) {
         let client = reqwest::Client::new();
         // Start-up (migrations, binding) takes a moment; the probe is bounded, and nothing else waits.
-        for _ in 0..200 {
+        for _ in 0..600 {
             if client.get(format!("{}/api/readyz", self.base_url)).send().await.is_ok_and(|r| r.status().is_success()) {
                 return;
             }
