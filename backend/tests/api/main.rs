@@ -14,3 +14,4 @@ mod payments;
 mod replicas;
 mod support;
 mod sweep;
+mod tls;

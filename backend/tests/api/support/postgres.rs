@@ -33,6 +33,15 @@ fn succeed(command: &mut Command) {
 
 impl PrivateCluster {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A cluster that also accepts TLS, presenting `certificate` (PEM) with its `key` (PEM).
+    pub fn start_with_tls(certificate: &str, key: &str) -> Self {
+        Self::start_with(Some((certificate, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Self {
         let bin = PathBuf::from(
             std::env::var("TEST_PG_BIN").expect("TEST_PG_BIN is not set: run the tests with `cargo xtask test`"),
         );
@@ -42,6 +51,16 @@ impl PrivateCluster {
             succeed(Command::new("chown").args(["postgres:postgres"]).arg(&data));
         }
         succeed(tool(&bin, "initdb").args(["--auth=trust", "--username=postgres", "--locale=C", "-D"]).arg(&data));
+        if let Some((certificate, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(data.join("server.crt"), certificate).expect("certificate");
+            std::fs::write(data.join("server.key"), key).expect("key");
+            std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            std::fs::write(data.join("postgresql.auto.conf"), "ssl = on\n").expect("ssl = on");
+            if is_root() {
+                succeed(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&data));
+            }
+        }
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let cluster = Self { bin, data, port };
         cluster.resume();
@@ -77,7 +96,11 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        let _ = tool(&self.bin, "pg_ctl").args(["stop", "--mode=immediate", "-D"]).arg(&self.data).status();
+        let _ = tool(&self.bin, "pg_ctl")
+            .args(["stop", "--mode=immediate", "-D"])
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }
