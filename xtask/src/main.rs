@@ -4,7 +4,7 @@
 //! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
 //! - `bench`: the holds benchmark (release build, private PostgreSQL); figures in `.data/bench/`.
 //! - `e2e [desktop]`: only the browser tests, or only the desktop app's test under Xvfb.
-//! - `web`: build the web UI (wasm) into `<target dir>/web`.
+//! - `web`: build the web UI (wasm) into `<target dir>/web-ui`.
 //! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 //! - `deploy-check`: validate the Kubernetes manifests and lint the Dockerfile.

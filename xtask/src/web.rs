@@ -1,6 +1,6 @@
 //! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32, then
 //! `wasm-bindgen --target web`, plus `index.html` and `style.css`. The result goes to
-//! `<target dir>/web`, which the server serves with `WEB_DIR`, and which Tauri bundles.
+//! `<target dir>/web-ui`, which the server serves with `WEB_DIR`, and which Tauri bundles.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,7 +60,8 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     ]))?;
     let target = target_dir(root);
     let wasm = target.join("wasm32-unknown-unknown/web/ticket-exchange-ui.wasm");
-    let dist = target.join("web");
+    // Not `<target>/web`: that is cargo's own directory for the `web` profile.
+    let dist = target.join("web-ui");
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist)?;
     run(Command::new(bindgen)
