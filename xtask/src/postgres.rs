@@ -87,7 +87,8 @@ impl Drop for Cluster {
 fn as_postgres(program: &Path) -> Command {
     if is_root() {
         let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
+        // From `/`: the postgres user may not be allowed into the working directory.
+        command.args(["-u", "postgres", "--"]).arg(program).current_dir("/");
         command
     } else {
         Command::new(program)

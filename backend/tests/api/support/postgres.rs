@@ -19,7 +19,7 @@ fn is_root() -> bool {
 fn tool(bin: &Path, name: &str) -> Command {
     if is_root() {
         let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(bin.join(name));
+        command.args(["-u", "postgres", "--"]).arg(bin.join(name)).current_dir("/");
         command
     } else {
         Command::new(bin.join(name))
