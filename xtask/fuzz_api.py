@@ -2,10 +2,12 @@
 
 Usage: python fuzz_api.py BASE_URL REPORT_DIR
 
-Registers an account (and a listing, so ids exist to find), then runs schemathesis over every
-operation of the server's own spec (`/api/openapi.json`) with a fixed seed and a bounded number of
-cases per operation, sending the account's bearer token. Fails on any 5xx and on any response the
-spec does not allow. A JUnit report goes to REPORT_DIR.
+Sets up a small market (the fuzzing account's own listing, and an order it holds on a seller's
+listing), then runs schemathesis over every operation of the server's own spec
+(`/api/openapi.json`) with a fixed seed and a bounded number of cases per operation, sending the
+account's bearer token. Operations that take an id get those real ids, so cases reach the handlers'
+rules instead of stopping at 404. Fails on any 5xx and on any response the spec does not allow. A
+JUnit report goes to REPORT_DIR.
 """
 
 from __future__ import annotations
@@ -56,9 +58,30 @@ def wait_until_ready(base_url: str) -> None:
     raise SystemExit(f"the server at {base_url} did not become ready")
 
 
-def schemathesis(base_url: str, token: str, report_dir: Path, paths: list[str]) -> int:
+def known_ids(config: Path, ticket_id: str, order_id: str) -> None:
+    """A schemathesis config giving id-taking operations ids that exist."""
+    config.write_text(
+        f"""
+[[operations]]
+include-path = "/api/tickets/{{id}}"
+parameters = {{ "path.id" = "{ticket_id}" }}
+
+[[operations]]
+include-path-regex = '^/api/orders/'
+parameters = {{ "path.id" = "{order_id}" }}
+
+[[operations]]
+include-path-regex = '^/api/payments'
+parameters = {{ "body.orderId" = "{order_id}" }}
+"""
+    )
+
+
+def schemathesis(base_url: str, token: str, report_dir: Path, config: Path, paths: list[str]) -> int:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
         "run",
         f"{base_url}/api/openapi.json",
         "--url",
@@ -95,14 +118,21 @@ def main() -> int:
     base_url, report_dir = sys.argv[1].rstrip("/"), Path(sys.argv[2])
     report_dir.mkdir(parents=True, exist_ok=True)
     wait_until_ready(base_url)
-    email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
-    session = post(base_url, "/api/users/register", {"email": email, "password": "fuzzing password", "termsAccepted": True})
-    token = session["token"]
-    post(base_url, "/api/tickets", {"title": "Fuzzed concert", "price": 4200}, token)
+    def register(who: str) -> str:
+        email = f"{who}-{uuid.uuid4().hex[:12]}@example.com"
+        body = {"email": email, "password": "fuzzing password", "termsAccepted": True}
+        return post(base_url, "/api/users/register", body)["token"]
+
+    token, seller = register("fuzz"), register("seller")
+    own = post(base_url, "/api/tickets", {"title": "Fuzzed concert", "price": 4200}, token)
+    theirs = post(base_url, "/api/tickets", {"title": "Seller's concert", "price": 5100}, seller)
+    order = post(base_url, "/api/orders", {"ticketId": theirs["id"]}, token)
+    config = report_dir / "schemathesis.toml"
+    known_ids(config, own["id"], order["id"])
 
     # Everything but logout first (logging out ends the session the run signs in with), then logout.
-    everything = schemathesis(base_url, token, report_dir / "operations", ["--exclude-path", LOGOUT])
-    logout = schemathesis(base_url, token, report_dir / "logout", ["--include-path", LOGOUT])
+    everything = schemathesis(base_url, token, report_dir / "operations", config, ["--exclude-path", LOGOUT])
+    logout = schemathesis(base_url, token, report_dir / "logout", config, ["--include-path", LOGOUT])
     return everything or logout
 
 
