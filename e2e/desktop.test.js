@@ -2,7 +2,7 @@
 // WebDriver by tauri-driver and Debian's WebKitWebDriver, against the real server. It starts, signs
 // in, shows the landing page with listings, and is still signed in after a restart.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,13 +11,14 @@ import { Stack, artifacts, freePort, required, waitFor } from './harness.js';
 
 const stack = new Stack();
 let driver;
+let profile;
 
 before(async () => {
   await stack.start({ browser: false });
   const port = await freePort();
   const nativePort = await freePort();
   // A fresh profile: the app keeps its session token in the webview's storage under these folders.
-  const profile = mkdtempSync(join(tmpdir(), 'ticket-exchange-desktop-'));
+  profile = mkdtempSync(join(tmpdir(), 'ticket-exchange-desktop-'));
   const dirs = Object.fromEntries(['DATA', 'CONFIG', 'CACHE'].map((kind) => [`XDG_${kind}_HOME`, join(profile, kind)]));
   driver = {
     url: `http://127.0.0.1:${port}`,
@@ -32,6 +33,7 @@ before(async () => {
 after(async () => {
   driver?.process.kill('SIGTERM');
   await stack.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /// One W3C WebDriver session: the app window.

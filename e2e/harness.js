@@ -1,10 +1,10 @@
 // Starts the real stack for the browser tests: localstripe, an SMTP server (aiosmtpd), the server
 // binary serving the built web UI, and headless Chromium. Everything listens on loopback only.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const required = (name) => {
@@ -137,6 +137,7 @@ export class Stack {
   async stop() {
     await this.browser?.close();
     for (const child of this.children) child.kill('SIGTERM');
+    rmSync(dirname(this.maildir), { recursive: true, force: true });
   }
 }
 

@@ -36,7 +36,15 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub stripe: Option<stripe::LocalStripe>,
     client: reqwest::Client,
+    /// Where emails go when the test names no SMTP server or directory; removed with the app.
+    mail_dir: std::path::PathBuf,
     _shutdown: oneshot::Sender<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
 }
 
 /// A signed-in user.
@@ -113,7 +121,7 @@ impl TestApp {
             let _ = stop.await;
         }));
         let client = reqwest::Client::builder().build().expect("client");
-        Self { base_url, clock, pool, database_url, state, stripe, client, _shutdown: shutdown }
+        Self { base_url, clock, pool, database_url, state, stripe, client, mail_dir, _shutdown: shutdown }
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
