@@ -24,14 +24,21 @@ before(async () => {
     url: `http://127.0.0.1:${port}`,
     process: spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
       env: { ...process.env, ...dirs, TICKET_EXCHANGE_API_URL: stack.url },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // A process group of its own, so that WebKitWebDriver and any app window it leaves behind go
+      // with it; and no inherited output, which a surviving app would hold open past the tests.
+      detached: true,
+      stdio: 'ignore',
     }),
   };
   await waitFor(`${driver.url}/status`, 'tauri-driver');
 });
 
 after(async () => {
-  driver?.process.kill('SIGTERM');
+  try {
+    if (driver) process.kill(-driver.process.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
   await stack.stop();
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
