@@ -97,12 +97,15 @@ pub fn e2e(root: &Path, desktop: bool) -> Result<()> {
     result
 }
 
+/// A browser or desktop test that runs longer than this has hung; it fails instead of holding CI.
+const TEST_TIMEOUT: &str = "--test-timeout=180000";
+
 /// The web UI in headless Chromium against the real server, localstripe and an SMTP server.
 fn browser_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
     ensure_commands(&[("chromium", "chromium"), ("node", "nodejs"), ("npm", "npm")])?;
     let web = crate::web::build(root)?;
     let mut node = node_tests(root, cluster, python, "e2e", "node")?;
-    run(node.args(["--test", "--test-concurrency=1", "ui.test.js"]).env("WEB_DIR", &web))
+    run(node.args(["--test", "--test-concurrency=1", TEST_TIMEOUT, "ui.test.js"]).env("WEB_DIR", &web))
 }
 
 /// The desktop app in a real window on a virtual display, driven through WebDriver.
@@ -112,7 +115,14 @@ fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
     let driver = crate::desktop::tauri_driver()?;
     let mut xvfb = node_tests(root, cluster, python, "desktop", "xvfb-run")?;
     run(xvfb
-        .args(["--auto-servernum", "--server-args=-screen 0 1280x1024x24", "node", "--test", "desktop.test.js"])
+        .args([
+            "--auto-servernum",
+            "--server-args=-screen 0 1280x1024x24",
+            "node",
+            "--test",
+            TEST_TIMEOUT,
+            "desktop.test.js",
+        ])
         .env("DESKTOP_BIN", app)
         .env("TAURI_DRIVER", driver)
         .env("WEB_DIR", crate::desktop::shell_dir(root).join("dist")))
