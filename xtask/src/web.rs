@@ -1,5 +1,5 @@
 //! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32, then
-//! `wasm-bindgen --target web`, plus `index.html` and `style.css`. The result goes to
+//! `wasm-bindgen --target web`, plus `index.html`, `style.css` and `boot.js`. The result goes to
 //! `<target dir>/web-ui`, which the server serves with `WEB_DIR`, and which Tauri bundles.
 
 use std::path::{Path, PathBuf};
