@@ -145,3 +145,51 @@ async fn one_address_sending_too_fast_is_told_to_wait_and_others_are_not() {
     let probe = app.request(Method::GET, "/api/readyz").header("x-forwarded-for", "198.51.100.7").send().await;
     assert_eq!(probe.expect("send").status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_format_json_every_line_is_json_and_carries_the_request_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let app = TestApp::spawn().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ticket-exchange"))
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("BACKGROUND_JOBS", "false")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let base_url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut answered = None;
+    for _ in 0..600 {
+        if let Ok(response) =
+            client.get(format!("{base_url}/api/tickets")).header("x-request-id", "trace-42").send().await
+        {
+            answered = Some(response.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, Some(StatusCode::OK));
+    // SIGTERM: the server finishes, flushing its log, and exits.
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let lines: Vec<String> =
+        BufReader::new(server.stdout.take().expect("stdout")).lines().map(|line| line.expect("line")).collect();
+    let _ = server.wait();
+
+    let entries: Vec<Value> =
+        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
+    let access = entries
+        .iter()
+        .find(|entry| entry["fields"]["message"] == "answered" && entry["span"]["request_id"] == "trace-42")
+        .unwrap_or_else(|| panic!("no access line for the request: {lines:?}"));
+    assert_eq!(access["span"]["route"], "/api/tickets");
+    assert_eq!(access["fields"]["status"], 200);
+    assert!(entries.iter().any(|entry| entry["fields"]["message"] == "listening"), "{lines:?}");
+}
