@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 
 use crate::localstripe::{self, LocalStripe};
 use crate::postgres::Cluster;
-use crate::run::target_dir;
 use crate::system::run;
 
 pub fn check(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
@@ -35,7 +34,7 @@ impl Drop for Server {
 }
 
 fn fuzz(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
-    run(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange", "--bin", "ticket-exchange"]))?;
+    let binary = crate::run::server_binary(root)?;
     cluster.ensure_database("fuzz")?;
     let stripe = LocalStripe::start(root, python, None)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -43,7 +42,7 @@ fn fuzz(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
     stripe.register_webhook(&format!("{base_url}/api/webhooks/stripe"))?;
     let mail = std::env::temp_dir().join(format!("ticket-exchange-fuzz-mail-{}", std::process::id()));
     let server = Server(
-        Command::new(target_dir(root).join("debug/ticket-exchange"))
+        Command::new(binary)
             .env("DATABASE_URL", cluster.url("fuzz"))
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("STRIPE_SECRET_KEY", localstripe::SECRET_KEY)

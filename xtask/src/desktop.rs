@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::system::{cargo_install, ensure_debian_packages, run};
+use crate::system::{cargo_install, ensure_debian_packages, ensure_rust_target, run};
 
 /// Debian packages Tauri needs to compile and run on Linux.
 pub const WEBVIEW_PACKAGES: &[&str] = &[
@@ -29,13 +29,12 @@ pub fn shell_dir(root: &Path) -> PathBuf {
     root.join("app/shell")
 }
 
-/// Puts the built web UI where Tauri embeds it from.
-pub fn stage_web(root: &Path) -> Result<()> {
-    let web = crate::web::build(root)?;
+/// Puts the built web UI (`web`, from [`crate::web::build`]) where Tauri embeds it from.
+pub fn stage_web(root: &Path, web: &Path) -> Result<()> {
     let dist = shell_dir(root).join("dist");
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist)?;
-    copy_tree(&web, &dist)
+    copy_tree(web, &dist)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -61,10 +60,10 @@ pub fn tauri_driver() -> Result<PathBuf> {
     cargo_install("tauri-driver", "2.1.0", "tauri-driver", 2)
 }
 
-/// Builds the debug desktop app with the current web UI inside; returns the binary.
-pub fn build_debug(root: &Path) -> Result<PathBuf> {
+/// Builds the debug desktop app with the built web UI `web` inside; returns the binary.
+pub fn build_debug(root: &Path, web: &Path) -> Result<PathBuf> {
     ensure_debian_packages(WEBVIEW_PACKAGES)?;
-    stage_web(root)?;
+    stage_web(root, web)?;
     run(Command::new(env!("CARGO")).args(["build", "--manifest-path"]).arg(shell_dir(root).join("Cargo.toml")))?;
     Ok(crate::run::target_dir(root).join("debug/ticket-exchange-desktop"))
 }
@@ -73,10 +72,7 @@ pub fn build_debug(root: &Path) -> Result<PathBuf> {
 /// `aarch64-linux-android` (no NDK is needed to check; linking would need one).
 pub fn check_android(root: &Path) -> Result<()> {
     const TARGET: &str = "aarch64-linux-android";
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output()?;
-    if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == TARGET) {
-        run(Command::new("rustup").args(["target", "add", TARGET]))?;
-    }
+    ensure_rust_target(TARGET)?;
     run(Command::new(env!("CARGO"))
         .args(["check", "--lib", "--target", TARGET, "--manifest-path"])
         .arg(shell_dir(root).join("Cargo.toml")))
@@ -85,7 +81,7 @@ pub fn check_android(root: &Path) -> Result<()> {
 pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
     if bundle {
         ensure_debian_packages(WEBVIEW_PACKAGES)?;
-        stage_web(root)?;
+        stage_web(root, &crate::web::build(root)?)?;
         let tauri_cli = cargo_install("tauri-cli", "^2", "cargo-tauri", 9)?;
         run(Command::new(tauri_cli).args(["build", "--bundles", "deb,rpm"]).current_dir(shell_dir(root)))?;
         let bundles = crate::run::target_dir(root).join("release/bundle");
@@ -97,7 +93,7 @@ pub fn desktop(root: &Path, bundle: bool) -> Result<()> {
             }
         }
     } else {
-        println!("desktop: built {}", build_debug(root)?.display());
+        println!("desktop: built {}", build_debug(root, &crate::web::build(root)?)?.display());
     }
     Ok(())
 }

@@ -38,8 +38,7 @@ pub fn run(root: &Path) -> Result<()> {
     };
 
     let web = crate::web::build(root)?;
-    run_command(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange"]))?;
-    let binary = target_dir(root).join("debug/ticket-exchange");
+    let binary = server_binary(root)?;
     let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{bind}"));
     let mut server = Command::new(&binary);
@@ -83,6 +82,18 @@ pub fn run(root: &Path) -> Result<()> {
         bail!("the server exited with {status}");
     }
     Ok(())
+}
+
+/// Builds the server (debug) and returns its binary.
+pub fn server_binary(root: &Path) -> Result<PathBuf> {
+    run_command(Command::new(env!("CARGO")).args([
+        "build",
+        "--package",
+        "ticket-exchange",
+        "--bin",
+        "ticket-exchange",
+    ]))?;
+    Ok(target_dir(root).join("debug/ticket-exchange"))
 }
 
 /// Where cargo puts build output for this workspace.

@@ -69,6 +69,16 @@ pub fn ensure_runtime_packages() -> Result<()> {
     ensure_debian_packages(&["postgresql", "postgresql-client"])
 }
 
+/// Adds a Rust compilation target through rustup unless it is installed already.
+pub fn ensure_rust_target(target: &str) -> Result<()> {
+    let installed =
+        Command::new("rustup").args(["target", "list", "--installed"]).output().context("running rustup")?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == target) {
+        run(Command::new("rustup").args(["target", "add", target]))?;
+    }
+    Ok(())
+}
+
 /// A tool from crates.io in the tools directory (`TICKET_EXCHANGE_TOOLS`), installed once.
 pub fn cargo_install(krate: &str, version: &str, binary: &str, minutes: u32) -> Result<PathBuf> {
     let tools = crate::python::tools_dir();

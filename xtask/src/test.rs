@@ -1,12 +1,12 @@
 //! `cargo xtask test`: everything CI checks, on a throwaway PostgreSQL cluster.
 //!
-//! Steps: install missing system packages (PostgreSQL, Chromium) and the Python test tools
-//! (localstripe, aiosmtpd); `cargo fmt --check`; `cargo clippy -D warnings`; cargo-deny; start a private cluster
-//! in a temporary directory; every Rust test (nextest when installed, otherwise `cargo test`); build
-//! the web UI; the browser tests in `e2e/` (node's test runner, playwright-core, Debian's Chromium);
-//! the deployment files (`deploy-check`); the API contract (spec validator, a generated TypeScript
-//! client, schemathesis against the running server); the desktop app in a window under Xvfb, through tauri-driver and WebKitWebDriver; `cargo check`
-//! of the app's mobile entry point for Android.
+//! Steps, stopping at the first failure: `cargo fmt --check`; `cargo clippy -D warnings`; cargo-deny;
+//! then, with missing system packages and the Python tools installed and a private cluster started:
+//! every Rust test (nextest when installed, otherwise `cargo test`); the deployment files
+//! (`deploy-check`); the API contract (spec validator, a generated TypeScript client, schemathesis
+//! against the running server); the web UI, built once, in the browser tests of `e2e/` (node's test
+//! runner, playwright-core, Debian's Chromium) and inside the desktop app, driven under Xvfb through
+//! tauri-driver and WebKitWebDriver; `cargo check` of the app's mobile entry point for Android.
 //! Rust tests clone a fresh database per test from a migrated template, found through
 //! `TEST_DATABASE_URL`.
 
@@ -17,12 +17,9 @@ use anyhow::Result;
 
 use crate::postgres::Cluster;
 use crate::python::ensure_tools;
-use crate::run::target_dir;
 use crate::system::{ensure_commands, ensure_debian_packages, ensure_runtime_packages, run};
 
 pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
-    ensure_runtime_packages()?;
-    let python = ensure_tools(root)?;
     let cargo = env!("CARGO");
     let everything = filters.is_empty();
     if everything {
@@ -30,11 +27,24 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
         run(Command::new(cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
         crate::dependencies::check(root)?;
     }
+    let settings = [QUICK, &["full_page_writes=off", "max_connections=500"]].concat();
+    on_throwaway_cluster(root, "test", &settings, |cluster, python| {
+        rust_tests(cluster, python, &filters)?;
+        if everything {
+            crate::deploy::check(root, python)?;
+            crate::contract::check(root, cluster, python)?;
+            let web = crate::web::build(root)?;
+            browser_tests(root, cluster, python, &web)?;
+            desktop_tests(root, cluster, python, &web)?;
+            crate::desktop::check_android(root)?;
+        }
+        Ok(())
+    })
+}
 
-    let data = std::env::temp_dir().join(format!("ticket-exchange-test-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let cluster =
-        Cluster::start(&data, &["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=500"])?;
+/// Every Rust test (nextest when installed), or those `filters` select.
+fn rust_tests(cluster: &Cluster, python: &Path, filters: &[String]) -> Result<()> {
+    let cargo = env!("CARGO");
     let database_url = cluster.url("postgres");
 
     let nextest = Command::new(cargo).args(["nextest", "--version"]).output().is_ok_and(|out| out.status.success());
@@ -44,54 +54,44 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    let mut result = run(tests
-        .args(&filters)
+    run(tests
+        .args(filters)
         .env("TEST_DATABASE_URL", &database_url)
         .env("TEST_PG_BIN", crate::postgres::binaries()?)
-        .env("TEST_TOOLS_PYTHON", python.join("python")));
-
-    if everything && result.is_ok() {
-        result = crate::deploy::check(root, &python);
-    }
-    if everything && result.is_ok() {
-        result = crate::contract::check(root, &cluster, &python);
-    }
-    if everything && result.is_ok() {
-        result = browser_tests(root, &cluster, &python);
-    }
-    if everything && result.is_ok() {
-        result = desktop_tests(root, &cluster, &python);
-    }
-    if everything && result.is_ok() {
-        result = crate::desktop::check_android(root);
-    }
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&data);
-    result
+        .env("TEST_TOOLS_PYTHON", python.join("python")))
 }
 
 /// `cargo xtask contract`: only the API contract checks, on a throwaway cluster.
 pub fn contract(root: &Path) -> Result<()> {
-    ensure_runtime_packages()?;
-    let python = ensure_tools(root)?;
-    let data = std::env::temp_dir().join(format!("ticket-exchange-contract-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let cluster = Cluster::start(&data, &["fsync=off", "synchronous_commit=off"])?;
-    let result = crate::contract::check(root, &cluster, &python);
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&data);
-    result
+    on_throwaway_cluster(root, "contract", QUICK, |cluster, python| crate::contract::check(root, cluster, python))
 }
 
 /// `cargo xtask e2e [desktop]`: only the browser tests, or only the desktop app's, on a throwaway
 /// cluster.
 pub fn e2e(root: &Path, desktop: bool) -> Result<()> {
+    on_throwaway_cluster(root, "e2e", QUICK, |cluster, python| {
+        let web = crate::web::build(root)?;
+        if desktop { desktop_tests(root, cluster, python, &web) } else { browser_tests(root, cluster, python, &web) }
+    })
+}
+
+/// Settings of a throwaway cluster: durability traded for speed.
+const QUICK: &[&str] = &["fsync=off", "synchronous_commit=off"];
+
+/// Runs `work` with the Python tools and a private PostgreSQL cluster (`name` in its directory's
+/// name, `settings` on top) that is removed afterwards, however `work` ends.
+fn on_throwaway_cluster(
+    root: &Path,
+    name: &str,
+    settings: &[&str],
+    work: impl FnOnce(&Cluster, &Path) -> Result<()>,
+) -> Result<()> {
     ensure_runtime_packages()?;
     let python = ensure_tools(root)?;
-    let data = std::env::temp_dir().join(format!("ticket-exchange-e2e-pg-{}", std::process::id()));
+    let data = std::env::temp_dir().join(format!("ticket-exchange-{name}-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let cluster = Cluster::start(&data, &["fsync=off", "synchronous_commit=off"])?;
-    let result = if desktop { desktop_tests(root, &cluster, &python) } else { browser_tests(root, &cluster, &python) };
+    let cluster = Cluster::start(&data, settings)?;
+    let result = work(&cluster, &python);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&data);
     result
@@ -101,17 +101,16 @@ pub fn e2e(root: &Path, desktop: bool) -> Result<()> {
 const TEST_TIMEOUT: &str = "--test-timeout=180000";
 
 /// The web UI in headless Chromium against the real server, localstripe and an SMTP server.
-fn browser_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
+fn browser_tests(root: &Path, cluster: &Cluster, python: &Path, web: &Path) -> Result<()> {
     ensure_commands(&[("chromium", "chromium"), ("node", "nodejs"), ("npm", "npm")])?;
-    let web = crate::web::build(root)?;
     let mut node = node_tests(root, cluster, python, "e2e", "node")?;
-    run(node.args(["--test", "--test-concurrency=1", TEST_TIMEOUT, "ui.test.js"]).env("WEB_DIR", &web))
+    run(node.args(["--test", "--test-concurrency=1", TEST_TIMEOUT, "ui.test.js"]).env("WEB_DIR", web))
 }
 
 /// The desktop app in a real window on a virtual display, driven through WebDriver.
-fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
+fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path, web: &Path) -> Result<()> {
     ensure_debian_packages(crate::desktop::WEBDRIVER_PACKAGES)?;
-    let app = crate::desktop::build_debug(root)?;
+    let app = crate::desktop::build_debug(root, web)?;
     let driver = crate::desktop::tauri_driver()?;
     let mut xvfb = node_tests(root, cluster, python, "desktop", "xvfb-run")?;
     run(xvfb
@@ -125,19 +124,19 @@ fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
         ])
         .env("DESKTOP_BIN", app)
         .env("TAURI_DRIVER", driver)
-        .env("WEB_DIR", crate::desktop::shell_dir(root).join("dist")))
+        .env("WEB_DIR", web))
 }
 
 /// `program` run in `e2e/` with what the node tests need to start the stack on database `database`.
 fn node_tests(root: &Path, cluster: &Cluster, python: &Path, database: &str, program: &str) -> Result<Command> {
-    run(Command::new(env!("CARGO")).args(["build", "--package", "ticket-exchange", "--bin", "ticket-exchange"]))?;
+    let server = crate::run::server_binary(root)?;
     let e2e = root.join("e2e");
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e))?;
     cluster.ensure_database(database)?;
     let mut command = Command::new(program);
     command
         .current_dir(&e2e)
-        .env("SERVER_BIN", target_dir(root).join("debug/ticket-exchange"))
+        .env("SERVER_BIN", server)
         .env("E2E_DATABASE_URL", cluster.url(database))
         .env("E2E_ARTIFACTS", root.join("test-artifacts/e2e"))
         .env("TEST_TOOLS_PYTHON", python.join("python"))

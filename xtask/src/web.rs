@@ -9,18 +9,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::python::tools_dir;
 use crate::run::target_dir;
-use crate::system::run;
+use crate::system::{ensure_rust_target, run};
 
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
-
-fn ensure_wasm_target() -> Result<()> {
-    let installed =
-        Command::new("rustup").args(["target", "list", "--installed"]).output().context("running rustup")?;
-    if !String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
-        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-    }
-    Ok(())
-}
 
 /// wasm-bindgen's CLI at exactly the library's version, installed once into the tools directory.
 fn wasm_bindgen() -> Result<PathBuf> {
@@ -45,7 +36,7 @@ fn gzipped_size(path: &Path) -> Option<u64> {
 
 /// Builds the web UI; returns the directory to serve.
 pub fn build(root: &Path) -> Result<PathBuf> {
-    ensure_wasm_target()?;
+    ensure_rust_target("wasm32-unknown-unknown")?;
     let bindgen = wasm_bindgen()?;
     run(Command::new(env!("CARGO")).args([
         "build",
