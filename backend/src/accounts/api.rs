@@ -120,7 +120,8 @@ impl AccountsApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
-        let addr = client_addr(req, state.config.trust_forwarded_for);
+        let addr = client_addr(req, state.config.trust_forwarded_for)
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let attempt = Attempt { email: body.email.as_str(), password: body.password.as_str(), client_addr: &addr };
         let (user, session) =
             super::login(&state.pool, attempt, state.now(), state.config.sessions, state.config.login_throttle).await?;

@@ -6,14 +6,15 @@ use poem::Request;
 
 /// The client's IP address: the peer address, or with `trust_forwarded_for` the last address of
 /// `X-Forwarded-For`, the one the proxy in front of the server wrote (earlier entries come from the
-/// client and prove nothing). Anything that is not an IP address falls back to the peer.
-pub fn client_addr(req: &Request, trust_forwarded_for: bool) -> String {
+/// client and prove nothing). Anything that is not an IP address falls back to the peer; `None` when
+/// the peer is not an IP socket either.
+pub fn client_addr(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for
         && let Some(forwarded) = req.headers().get("x-forwarded-for").and_then(|value| value.to_str().ok())
         && let Some(last) = forwarded.rsplit(',').map(str::trim).find(|part| !part.is_empty())
         && let Ok(addr) = last.parse::<IpAddr>()
     {
-        return addr.to_string();
+        return Some(addr);
     }
-    req.remote_addr().as_socket_addr().map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+    req.remote_addr().as_socket_addr().map(|addr| addr.ip())
 }

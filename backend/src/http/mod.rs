@@ -63,9 +63,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     .url_prefix("/api")
 }
 
-/// The API's path templates, as in the spec.
-fn route_templates() -> request_log::RouteTemplates {
-    let spec: serde_json::Value = serde_json::from_str(&api_service().spec()).unwrap_or_default();
+/// The API's path templates, as in the spec `api` serves.
+fn route_templates(api: &OpenApiService<Apis, ()>) -> request_log::RouteTemplates {
+    let spec: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
     let paths: Vec<String> = spec["paths"].as_object().map(|paths| paths.keys().cloned().collect()).unwrap_or_default();
     request_log::RouteTemplates::new(paths.iter().map(String::as_str))
 }
@@ -106,7 +106,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let security_headers = security_headers::SecurityHeaders::new(&state.config);
     let rate_limit = rate_limit::RateLimit::new(state.config.rate_limit_per_minute, state.config.trust_forwarded_for);
     let request_log =
-        request_log::RequestLog { metrics: state.metrics.clone(), routes: std::sync::Arc::new(route_templates()) };
+        request_log::RequestLog { metrics: state.metrics.clone(), routes: Arc::new(route_templates(&api)) };
     let cors = Cors::new()
         .allow_origins(state.config.cors_origins.iter().map(String::as_str))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])

@@ -65,7 +65,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         if let Some(limiter) = &self.limiter
             && !exempt(req.uri().path())
-            && let Ok(addr) = client_addr(&req, self.trust_forwarded_for).parse::<IpAddr>()
+            && let Some(addr) = client_addr(&req, self.trust_forwarded_for)
         {
             if self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(FORGET_EVERY) {
                 limiter.retain_recent();

@@ -2,27 +2,16 @@
 //! answers 503 (never 500) while the database is away and recovers by itself; no acknowledged order is
 //! lost and none is made twice.
 
-use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::database::count;
 use crate::support::postgres::PrivateCluster;
 use crate::support::process::ServerProcess;
 use crate::support::{Session, seed};
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-async fn count(database_url: &str, sql: &str) -> i64 {
-    let mut conn = AsyncPgConnection::establish(database_url).await.expect("connect");
-    diesel::sql_query(sql).get_result::<Count>(&mut conn).await.expect(sql).count
-}
 
 async fn tickets(client: &reqwest::Client, base_url: &str, seller: &Session, how_many: usize) -> Vec<Value> {
     let mut tickets = Vec::with_capacity(how_many);
@@ -61,17 +50,6 @@ async fn cluster_with_database() -> (PrivateCluster, String) {
     (cluster, url)
 }
 
-/// Waits (bounded) for the server to say it is ready again, without being restarted.
-async fn ready_again(client: &reqwest::Client, base_url: &str) {
-    for _ in 0..300 {
-        if client.get(format!("{base_url}/api/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the server did not recover after the database came back");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_restarts_the_api_answers_503_then_recovers_and_loses_nothing() {
     const BUYERS: usize = 24;
@@ -100,7 +78,7 @@ async fn while_postgres_restarts_the_api_answers_503_then_recovers_and_loses_not
 
     // The database comes back; the same server process recovers by itself.
     cluster.resume();
-    ready_again(&client, &server.base_url).await;
+    server.wait_until_ready().await;
     for (buyer, ticket) in buyers.iter().zip(&tickets).skip(BUYERS / 3) {
         outcomes.push(reserve(&client, &server.base_url, buyer, ticket).await.expect("answer"));
     }
@@ -154,7 +132,6 @@ async fn a_server_killed_mid_load_loses_no_acknowledged_order() {
 
     // Every acknowledged order survived the crash, each holding its ticket.
     let restarted = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;
-    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     for n in &acknowledged {
         let sql = format!(
             "SELECT count(*) AS count FROM orders o JOIN tickets t ON t.hold_order_id = o.id \
@@ -162,7 +139,7 @@ async fn a_server_killed_mid_load_loses_no_acknowledged_order() {
             tickets[*n]["id"].as_str().expect("id"),
             buyers[*n].user_id
         );
-        assert_eq!(diesel::sql_query(&sql).get_result::<Count>(&mut conn).await.expect("count").count, 1);
+        assert_eq!(count(&url, &sql).await, 1);
     }
 
     // Buyers who never heard back try again on the restarted server: a request that had committed

@@ -1,13 +1,4 @@
-use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-
-use crate::support::database::empty_database;
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
+use crate::support::database::{count, empty_database};
 
 fn plain(url: &str) -> ticket_exchange::db::Connector {
     ticket_exchange::db::Connector::new(url, None).expect("connector")
@@ -29,8 +20,5 @@ async fn replicas_starting_at_once_apply_each_migration_once() {
 
     // A restart finds nothing to do and the schema is in place.
     assert!(ticket_exchange::db::run_migrations(&plain(&url)).await.expect("rerun").is_empty());
-    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
-    let count: Count =
-        diesel::sql_query("SELECT count(*) AS count FROM tickets").get_result(&mut conn).await.expect("query");
-    assert_eq!(count.count, 0);
+    assert_eq!(count(&url, "SELECT count(*) AS count FROM tickets").await, 0);
 }

@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::checkout::{GOOD_CARD, billing, pay, reserved, start_payment};
+use crate::support::process::ServerProcess;
 use crate::support::{TestApp, expect_error, expect_status};
 
 #[tokio::test]
@@ -148,40 +149,17 @@ async fn one_address_sending_too_fast_is_told_to_wait_and_others_are_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_log_format_json_every_line_is_json_and_carries_the_request_id() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let app = TestApp::spawn().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ticket-exchange"))
-        .env_clear()
-        .env("DATABASE_URL", &app.database_url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("BACKGROUND_JOBS", "false")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let base_url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let mut answered = None;
-    for _ in 0..600 {
-        if let Ok(response) =
-            client.get(format!("{base_url}/api/tickets")).header("x-request-id", "trace-42").send().await
-        {
-            answered = Some(response.status());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(answered, Some(StatusCode::OK));
-    // SIGTERM: the server finishes, flushing its log, and exits.
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let lines: Vec<String> =
-        BufReader::new(server.stdout.take().expect("stdout")).lines().map(|line| line.expect("line")).collect();
-    let _ = server.wait();
+    let env = [("BACKGROUND_JOBS", "false"), ("LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+    let mut server = ServerProcess::start_logging(&app.database_url, &env).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/tickets", server.base_url))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let lines = server.stop_and_read_log();
 
     let entries: Vec<Value> =
         lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();

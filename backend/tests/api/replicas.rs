@@ -2,7 +2,6 @@
 //! purchases race across them, and their background work (event delivery, expiry sweeps) runs at
 //! the same time from several places. Nothing is sold twice, handled twice or emailed twice.
 
-use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
@@ -11,6 +10,7 @@ use ticket_exchange::db::{self, Connector};
 use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 
 use crate::support::checkout::{GOOD_CARD, billing};
+use crate::support::database::count;
 use crate::support::process::ServerProcess;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Session, TestApp, seed, stripe};
@@ -46,17 +46,6 @@ impl Replicas {
     async fn post(&self, turn: usize, session: &Session, path: &str, body: Value) -> reqwest::Response {
         self.client.post(self.url(turn, path)).bearer_auth(&session.token).json(&body).send().await.expect("send")
     }
-}
-
-#[derive(diesel::QueryableByName, Debug)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.pool.get().await.expect("conn");
-    diesel::sql_query(sql).get_result::<Count>(&mut conn).await.expect(sql).count
 }
 
 /// The deliveries by consumer, status and attempts, for failure messages.
@@ -135,12 +124,19 @@ async fn three_replicas_sell_each_listing_once_and_email_each_buyer_once() {
     });
     let winners = join_all(purchases).await;
 
-    assert_eq!(count(&app, "SELECT count(*) AS count FROM tickets WHERE status = 'sold'").await, LISTINGS as i64);
     assert_eq!(
-        count(&app, "SELECT count(DISTINCT ticket_id) AS count FROM orders WHERE status = 'complete'").await,
+        count(&app.database_url, "SELECT count(*) AS count FROM tickets WHERE status = 'sold'").await,
         LISTINGS as i64
     );
-    assert_eq!(count(&app, "SELECT count(*) AS count FROM orders WHERE status = 'complete'").await, LISTINGS as i64);
+    assert_eq!(
+        count(&app.database_url, "SELECT count(DISTINCT ticket_id) AS count FROM orders WHERE status = 'complete'")
+            .await,
+        LISTINGS as i64
+    );
+    assert_eq!(
+        count(&app.database_url, "SELECT count(*) AS count FROM orders WHERE status = 'complete'").await,
+        LISTINGS as i64
+    );
 
     // Three dispatchers deliver the events at once, as three replicas' jobs would. (The replicas ran
     // on the real clock; this process's clock catches up with them first.)
@@ -148,8 +144,11 @@ async fn three_replicas_sell_each_listing_once_and_email_each_buyer_once() {
     let reports = join_all((0..3).map(|_| async { app.dispatcher().drain().await.expect("drain") })).await;
     assert!(reports.iter().all(|report| report.retried == 0 && report.parked == 0), "{reports:?}");
     assert_eq!(
-        count(&app, "SELECT count(*) AS count FROM outbox_deliveries WHERE status <> 'delivered' OR attempts <> 1")
-            .await,
+        count(
+            &app.database_url,
+            "SELECT count(*) AS count FROM outbox_deliveries WHERE status <> 'delivered' OR attempts <> 1"
+        )
+        .await,
         0,
         "every event was handled once by each of its consumers: {}",
         deliveries(&app).await
@@ -192,15 +191,21 @@ async fn expiry_sweeps_from_three_replicas_never_collide() {
             .await;
     assert_eq!(released.iter().sum::<usize>(), LISTINGS, "each hold released exactly once: {released:?}");
     assert_eq!(
-        count(&app, "SELECT count(*) AS count FROM orders WHERE status = 'cancelled' AND cancel_reason = 'expired'")
-            .await,
+        count(
+            &app.database_url,
+            "SELECT count(*) AS count FROM orders WHERE status = 'cancelled' AND cancel_reason = 'expired'"
+        )
+        .await,
         LISTINGS as i64
     );
     assert_eq!(
-        count(&app, "SELECT count(*) AS count FROM outbox_events WHERE kind = 'order.expired'").await,
+        count(&app.database_url, "SELECT count(*) AS count FROM outbox_events WHERE kind = 'order.expired'").await,
         LISTINGS as i64,
         "one expiry event per order"
     );
-    assert_eq!(count(&app, "SELECT count(*) AS count FROM tickets WHERE status = 'available'").await, LISTINGS as i64);
-    assert_eq!(count(&app, "SELECT count(*) AS count FROM orders WHERE status <> 'cancelled'").await, 0);
+    assert_eq!(
+        count(&app.database_url, "SELECT count(*) AS count FROM tickets WHERE status = 'available'").await,
+        LISTINGS as i64
+    );
+    assert_eq!(count(&app.database_url, "SELECT count(*) AS count FROM orders WHERE status <> 'cancelled'").await, 0);
 }

@@ -66,3 +66,14 @@ pub async fn empty_database() -> String {
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
     with_database(&admin_url(), &name)
 }
+
+/// The single number `sql` selects as `count`, read from the database at `database_url`.
+pub async fn count(database_url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(database_url).await.expect("connect");
+    diesel::sql_query(sql).get_result::<Count>(&mut conn).await.unwrap_or_else(|err| panic!("{sql}: {err}")).count
+}
