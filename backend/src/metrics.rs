@@ -27,10 +27,10 @@ use crate::app::AppState;
 use crate::db::{self, DbError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
-    pub status: u16,
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
