@@ -1,52 +1,17 @@
-//! The running application: shared state and the HTTP server around it.
+//! The running server: the HTTP server around [`AppState`], its background jobs, and the outbox
+//! consumers it runs.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::db::{self, DbPool};
-use crate::metrics::Metrics;
-use crate::notifications::{self, Mailer, Notifier};
+use crate::db;
+use crate::notifications;
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
-use crate::payments::Payments;
+use crate::state::AppState;
 use crate::{http, jobs, payments};
-
-/// What every request handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub clock: Arc<dyn Clock>,
-    pub config: Config,
-    /// Stripe, when configured.
-    pub payments: Option<Arc<Payments>>,
-    pub notifier: Arc<Notifier>,
-    pub metrics: Arc<Metrics>,
-}
-
-impl AppState {
-    pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<Arc<Self>> {
-        let payments = match &config.stripe {
-            Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
-            None => None,
-        };
-        let metrics = Arc::new(Metrics::default());
-        let notifier = Arc::new(Notifier {
-            metrics: metrics.clone(),
-            mailer: Mailer::new(&config.mail)?,
-            pool: pool.clone(),
-            clock: clock.clone(),
-            public_url: config.public_url.clone(),
-            hold_minutes: config.orders.hold.as_secs() / 60,
-        });
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics }))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -91,6 +56,7 @@ pub fn dispatcher(state: &AppState) -> Dispatcher {
     };
     let (pool, clock) = (state.pool.clone(), state.clock.clone());
     let (cancel_stripe, cancel_pool, cancel_clock) = (stripe.clone(), pool.clone(), clock.clone());
+    let (lapse_stripe, lapse_pool, lapse_clock) = (stripe.clone(), pool.clone(), clock.clone());
     dispatcher
         .register(consumers::CANCEL_PAYMENT, move |delivery| {
             payments::cancel_intent_for_order(
@@ -99,6 +65,9 @@ pub fn dispatcher(state: &AppState) -> Dispatcher {
                 cancel_clock.clone(),
                 delivery,
             )
+        })
+        .register(consumers::RESOLVE_LAPSED_HOLD, move |delivery| {
+            payments::resolve_lapsed_hold(lapse_stripe.clone(), lapse_pool.clone(), lapse_clock.clone(), delivery)
         })
         .register(consumers::REFUND_PAYMENT, move |delivery| {
             payments::refund_late_payment(stripe.clone(), pool.clone(), clock.clone(), delivery)

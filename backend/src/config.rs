@@ -58,7 +58,7 @@ pub struct SessionPolicy {
 pub struct LoginThrottle {
     /// `LOGIN_FAILURE_WINDOW` (default `15m`).
     pub window: Duration,
-    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT` (default 5).
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`: failed sign-ins to one account from one address (default 5).
     pub max_per_account: i64,
     /// `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 20).
     pub max_per_address: i64,
@@ -132,11 +132,20 @@ pub struct OrderPolicy {
     pub max_live_holds: i64,
     /// `TAX_RATE_PERCENT`: tax added to every order (default `5`).
     pub tax_rate: TaxRate,
+    /// `PAYMENT_GRACE`: how long past its end a hold whose payment has started stays held while
+    /// Stripe cannot be asked whether it was paid (default `30m`). Within it a payment Stripe accepted
+    /// in time always wins the ticket; after it the late-payment rules apply.
+    pub payment_grace: Duration,
 }
 
 impl Default for OrderPolicy {
     fn default() -> Self {
-        Self { hold: Duration::from_secs(15 * 60), max_live_holds: 3, tax_rate: TaxRate::default() }
+        Self {
+            hold: Duration::from_secs(15 * 60),
+            max_live_holds: 3,
+            tax_rate: TaxRate::default(),
+            payment_grace: Duration::from_secs(30 * 60),
+        }
     }
 }
 
@@ -241,6 +250,7 @@ impl Config {
                         .map_err(|reason| ConfigError { name: "TAX_RATE_PERCENT", reason })?,
                     None => order_defaults.tax_rate,
                 },
+                payment_grace: duration(var("PAYMENT_GRACE"), "PAYMENT_GRACE", order_defaults.payment_grace)?,
             },
             jobs: JobSettings {
                 sweep_interval: duration(var("SWEEP_INTERVAL"), "SWEEP_INTERVAL", jobs.sweep_interval)?,

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::app::AppState;
 use crate::orders::sweep::sweep_lapsed_holds;
 use crate::outbox::Dispatcher;
 use crate::payments::reconcile::reconcile;
+use crate::state::AppState;
 
 /// Starts the jobs; they run until the returned scheduler is shut down.
 pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Result<JobScheduler> {

@@ -18,5 +18,6 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod state;
 pub mod telemetry;
 pub mod validation;

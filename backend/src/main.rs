@@ -1,11 +1,15 @@
 //! `ticket-exchange`: the server binary.
 //!
 //! `ticket-exchange` (or `ticket-exchange serve`) runs the server; `ticket-exchange openapi` prints the
-//! OpenAPI document; `ticket-exchange migrate` applies pending migrations and exits.
+//! OpenAPI document; `ticket-exchange migrate` applies pending migrations and exits;
+//! `ticket-exchange outbox parked` lists the event deliveries that gave up and
+//! `ticket-exchange outbox retry <event-id> [consumer]` puts them back in line.
 
 use std::process::ExitCode;
 
+use ticket_exchange::clock::{Clock, SystemClock};
 use ticket_exchange::config::Config;
+use ticket_exchange::outbox::parked;
 use ticket_exchange::{app, db, http, telemetry};
 
 #[tokio::main]
@@ -18,9 +22,68 @@ async fn main() -> ExitCode {
         }
         None | Some("serve") => run(false).await,
         Some("migrate") => run(true).await,
+        Some("outbox") => outbox(std::env::args().skip(2).collect()).await,
         Some(other) => {
-            eprintln!("unknown command `{other}`; expected `serve`, `migrate` or `openapi`");
+            eprintln!("unknown command `{other}`; expected `serve`, `migrate`, `openapi` or `outbox`");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `outbox parked` | `outbox retry <event-id> [consumer]`, against `DATABASE_URL`.
+async fn outbox(args: Vec<String>) -> ExitCode {
+    let usage = "usage: ticket-exchange outbox parked | ticket-exchange outbox retry <event-id> [consumer]";
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let pool = match config.database().map_err(anyhow::Error::from).and_then(|database| db::connect(&database, 1)) {
+        Ok(pool) => pool,
+        Err(err) => {
+            eprintln!("cannot reach the database: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let done = match args.as_slice() {
+        ["parked"] => parked::list(&pool).await.map(|deliveries| {
+            if deliveries.is_empty() {
+                println!("no parked deliveries");
+            }
+            for delivery in deliveries {
+                println!(
+                    "{}\t{}\t{}\t{} attempts\t{}\t{}",
+                    delivery.event_id,
+                    delivery.consumer,
+                    delivery.kind,
+                    delivery.attempts,
+                    delivery.recorded_at.to_rfc3339(),
+                    delivery.last_error.unwrap_or_default()
+                );
+            }
+        }),
+        ["retry", event, rest @ ..] if rest.len() <= 1 => {
+            let Ok(event_id) = event.parse::<i64>() else {
+                eprintln!("{usage}");
+                return ExitCode::from(2);
+            };
+            parked::retry(&pool, event_id, rest.first().copied(), SystemClock.now()).await.map(|count| {
+                println!("{count} deliveries of event {event_id} are due again");
+            })
+        }
+        _ => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
         }
     }
 }

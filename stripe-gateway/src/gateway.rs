@@ -9,7 +9,7 @@ use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::payment_intent::{
     CancelPaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent, RetrievePaymentIntent, UpdatePaymentIntent,
 };
-use stripe_core::refund::CreateRefund;
+use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_types::Currency;
 
 /// Where a PaymentIntent is in Stripe's life cycle.
@@ -73,6 +73,8 @@ pub struct IntentSnapshot {
     pub order_id: Option<String>,
     /// Why the last payment attempt failed, if it did.
     pub last_error: Option<String>,
+    /// When Stripe charged the card (the latest charge's creation, Unix seconds), once it succeeded.
+    pub paid_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,8 @@ struct IntentWire {
     client_secret: Option<String>,
     metadata: Option<BTreeMap<String, String>>,
     last_payment_error: Option<ErrorWire>,
+    /// A charge id, or the charge itself when expanded (`expand[]=latest_charge`).
+    latest_charge: Option<miniserde::json::Value>,
 }
 
 #[derive(miniserde::Deserialize)]
@@ -171,12 +175,48 @@ struct RefundWire {
     amount: i64,
 }
 
+#[derive(miniserde::Deserialize)]
+struct RefundListWire {
+    data: Vec<RefundWire>,
+}
+
+impl From<RefundWire> for RefundSnapshot {
+    fn from(wire: RefundWire) -> Self {
+        let status = match wire.status.as_deref() {
+            Some("succeeded") => RefundStatus::Succeeded,
+            Some("failed") => RefundStatus::Failed,
+            Some("canceled") => RefundStatus::Canceled,
+            Some("requires_action") => RefundStatus::RequiresAction,
+            _ => RefundStatus::Pending,
+        };
+        Self { id: wire.id, status, amount: wire.amount }
+    }
+}
+
+/// The creation time of a succeeded, expanded charge.
+fn charge_time(charge: Option<&miniserde::json::Value>) -> Option<i64> {
+    use miniserde::json::{Number, Value};
+    let Some(Value::Object(charge)) = charge else { return None };
+    match charge.get("status") {
+        Some(Value::String(status)) if status == "succeeded" => {}
+        _ => return None,
+    }
+    match charge.get("created") {
+        Some(Value::Number(Number::U64(created))) => i64::try_from(*created).ok(),
+        Some(Value::Number(Number::I64(created))) => Some(*created),
+        _ => None,
+    }
+}
+
 impl TryFrom<IntentWire> for IntentSnapshot {
     type Error = GatewayError;
 
     fn try_from(wire: IntentWire) -> Result<Self, GatewayError> {
+        let status = IntentStatus::parse(&wire.status)?;
+        let paid_at = if status == IntentStatus::Succeeded { charge_time(wire.latest_charge.as_ref()) } else { None };
         Ok(Self {
-            status: IntentStatus::parse(&wire.status)?,
+            status,
+            paid_at,
             id: wire.id,
             amount: wire.amount,
             currency: wire.currency,
@@ -261,8 +301,9 @@ impl StripeGateway {
         self.intent(request, Some(key)).await
     }
 
+    /// The PaymentIntent as Stripe has it now, with its latest charge (for when it was paid).
     pub async fn retrieve_intent(&self, id: &str) -> Result<IntentSnapshot, GatewayError> {
-        self.intent(RetrievePaymentIntent::new(id), None).await
+        self.intent(RetrievePaymentIntent::new(id).expand(vec!["latest_charge".to_owned()]), None).await
     }
 
     /// Sets the payment method (a PaymentMethod, card or card source id) that confirmation will charge.
@@ -281,7 +322,7 @@ impl StripeGateway {
     }
 
     pub async fn cancel_intent(&self, id: &str, key: &str) -> Result<IntentSnapshot, GatewayError> {
-        self.intent(CancelPaymentIntent::new(id), Some(key)).await
+        self.intent(CancelPaymentIntent::new(id).expand(vec!["latest_charge".to_owned()]), Some(key)).await
     }
 
     /// Refunds `amount` of the PaymentIntent's charge.
@@ -289,13 +330,15 @@ impl StripeGateway {
         let request = CreateRefund::new().payment_intent(id).amount(amount);
         let wire: RefundWire =
             request.build().customize::<RefundWire>().request_strategy(strategy(key)?).send(&self.client).await?;
-        let status = match wire.status.as_deref() {
-            Some("succeeded") => RefundStatus::Succeeded,
-            Some("failed") => RefundStatus::Failed,
-            Some("canceled") => RefundStatus::Canceled,
-            Some("requires_action") => RefundStatus::RequiresAction,
-            _ => RefundStatus::Pending,
-        };
-        Ok(RefundSnapshot { id: wire.id, status, amount: wire.amount })
+        Ok(wire.into())
+    }
+
+    /// Every refund Stripe has made of the PaymentIntent's charge, whoever asked for it: the way to
+    /// learn what a refund request whose answer was lost did.
+    pub async fn refunds_of_intent(&self, id: &str) -> Result<Vec<RefundSnapshot>, GatewayError> {
+        let request = ListRefund::new().payment_intent(id).limit(100);
+        let call = request.build().customize::<RefundListWire>().request_strategy(RequestStrategy::Retry(2));
+        let list = call.send(&self.client).await?;
+        Ok(list.data.into_iter().map(RefundSnapshot::from).collect())
     }
 }

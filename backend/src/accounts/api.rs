@@ -10,12 +10,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::{Attempt, NewSession, Registration, User};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::auth::{OptionalSessionAuth, SessionAuth, cleared_session_cookie, session_cookie};
 use crate::http::client_addr::client_addr;
 use crate::http::error::ApiError;
 use crate::http::text::Text;
+use crate::state::AppState;
 
 /// A new account.
 #[derive(Debug, Object)]

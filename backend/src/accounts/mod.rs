@@ -130,26 +130,37 @@ pub async fn login(
     }
     errors.finish()?;
     let email_key = attempt.email.trim().to_lowercase();
-    let mut conn = db::conn(pool).await?;
-    if let Some(retry_after_secs) =
-        throttle::retry_after(&mut conn, &email_key, attempt.client_addr, now, limits).await?
-    {
-        return Err(AccountsError::TooManyAttempts { retry_after_secs });
-    }
-    let user = users::find_by_email_key(&mut conn, &email_key).await?;
+    // Counted and recorded at once: the attempt is booked as a failure before the password is
+    // checked, so simultaneous guesses cannot all slip under the limit; a right password unbooks it.
+    let (booked, user) = {
+        let mut conn = db::conn(pool).await?;
+        let booked = conn
+            .transaction(async |conn| throttle::book_attempt(conn, &email_key, attempt.client_addr, now, limits).await)
+            .await?;
+        let booked = match booked {
+            throttle::Booking::Booked(id) => id,
+            throttle::Booking::Refused { retry_after_secs } => {
+                return Err(AccountsError::TooManyAttempts { retry_after_secs });
+            }
+        };
+        (booked, users::find_by_email_key(&mut conn, &email_key).await?)
+    };
     let stored_hash = user.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |u| u.password_hash.clone());
     let candidate = attempt.password.to_owned();
+    // No connection is held while the password is hashed.
     let matches = blocking(move || password::verify(&candidate, &stored_hash)).await?;
     match user {
         Some(user) if matches => {
-            throttle::clear_account(&mut conn, &email_key).await?;
-            let session = sessions::open(&mut conn, user.id, now, policy).await?;
+            let mut conn = db::conn(pool).await?;
+            let session = conn
+                .transaction(async |conn| {
+                    throttle::forgive(conn, booked, &email_key, attempt.client_addr).await?;
+                    sessions::open(conn, user.id, now, policy).await
+                })
+                .await?;
             Ok((user, session))
         }
-        _ => {
-            throttle::record_failure(&mut conn, &email_key, attempt.client_addr, now).await?;
-            Err(AccountsError::InvalidCredentials)
-        }
+        _ => Err(AccountsError::InvalidCredentials),
     }
 }
 

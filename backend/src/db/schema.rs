@@ -73,6 +73,11 @@ diesel::table! {
         refund_id -> Nullable<Text>,
         refunded_at -> Nullable<Timestamptz>,
         refund_reason -> Nullable<Text>,
+        paid_at -> Nullable<Timestamptz>,
+        refund_attempts -> Int4,
+        dispute_status -> Nullable<Text>,
+        dispute_id -> Nullable<Text>,
+        disputed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -112,6 +117,7 @@ diesel::table! {
         next_attempt_at -> Timestamptz,
         last_error -> Nullable<Text>,
         delivered_at -> Nullable<Timestamptz>,
+        lease_token -> Nullable<Uuid>,
     }
 }
 

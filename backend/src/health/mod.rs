@@ -7,9 +7,9 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::app::AppState;
 use crate::db;
 use crate::http::ApiTags;
+use crate::state::AppState;
 
 /// Probe result.
 #[derive(Debug, Object)]

@@ -6,8 +6,8 @@ use poem_openapi::auth::{ApiKey, Bearer};
 
 use super::error::ApiError;
 use crate::accounts::{self, Authenticated};
-use crate::app::AppState;
 use crate::config::Config;
+use crate::state::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "tx_session";

@@ -92,6 +92,11 @@ impl ApiError {
         Self::Unauthorized(Json(ErrorBody::single("unauthenticated", "Sign in to continue.")))
     }
 
+    /// A malformed parameter or field, named.
+    pub fn bad_request(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest(Json(ErrorBody::field(code, field, message)))
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::NotFound(Json(ErrorBody::single("not_found", format!("No such {what}."))))
     }

@@ -20,11 +20,11 @@ use poem::{Endpoint, EndpointExt, Route, handler};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::accounts::api::AccountsApi;
-use crate::app::AppState;
 use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
+use crate::state::AppState;
 
 /// Page size of paged lists when the client names none.
 pub fn default_page_size() -> i64 {

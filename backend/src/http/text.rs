@@ -1,13 +1,22 @@
 //! [`Text`]: a JSON string that is only ever a string.
 //!
 //! poem-openapi's `String` quietly accepts numbers and booleans (`{"title": 12}` becomes `"12"`). Request
-//! fields use `Text` instead, so a value of the wrong JSON type is a 400, as the spec says.
+//! fields use `Text` instead, so a value of the wrong JSON type is a 400, as the spec says. A NUL
+//! character, which PostgreSQL cannot store in text, is a 400 too, wherever it comes.
 
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
+
+/// What a client is told of a NUL character in its input.
+pub const NUL_MESSAGE: &str = "Text must not contain NUL characters.";
+
+/// Whether `text` holds a character no text column can store.
+pub fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
 
 /// A string field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,6 +53,7 @@ impl Type for Text {
 impl ParseFromJSON for Text {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
+            Value::String(text) if text.contains('\0') => Err(ParseError::custom(NUL_MESSAGE)),
             Value::String(text) => Ok(Self(text)),
             other => Err(ParseError::expected_type(other)),
         }
@@ -67,5 +77,6 @@ mod tests {
         assert!(Text::parse_from_json(Some(Value::from(true))).is_err());
         assert!(Text::parse_from_json(Some(Value::Null)).is_err());
         assert!(Text::parse_from_json(None).is_err());
+        assert!(Text::parse_from_json(Some(Value::from("a\u{0}b"))).is_err());
     }
 }

@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::domain::TicketStatus;
 use super::{ListFilter, TicketDraft, TicketRow};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
 use crate::http::text::Text;
+use crate::state::AppState;
 
 /// Where a listing is in its life.
 #[derive(Debug, Clone, Copy, Enum)]
@@ -127,6 +127,7 @@ impl ListingsApi {
         &self,
         state: Data<&Arc<AppState>>,
         /// Only titles containing this text (case-insensitive).
+        #[oai(validator(max_length = 100))]
         q: Query<Option<String>>,
         /// Lowest price, in minor units.
         #[oai(name = "minPrice", validator(minimum(value = "0")))]
@@ -141,6 +142,9 @@ impl ListingsApi {
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
         offset: Query<i64>,
     ) -> Result<Json<TicketPage>, ApiError> {
+        if q.0.as_deref().is_some_and(crate::http::text::has_nul) {
+            return Err(ApiError::bad_request("invalid_parameter", "q", crate::http::text::NUL_MESSAGE));
+        }
         let filter = ListFilter {
             text: q.0.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty()),
             min_price: min_price.0,

@@ -82,6 +82,28 @@ impl Currency {
     pub fn code(&self) -> &'static str {
         self.0
     }
+
+    /// The smallest amount Stripe will charge in this currency, in minor units (Stripe's documented
+    /// minimum charge amounts: 0.50 for CAD, USD and EUR, 0.30 for GBP).
+    pub fn minimum_charge(&self) -> i64 {
+        match self.0 {
+            "GBP" => 30,
+            _ => 50,
+        }
+    }
+}
+
+/// Refuses a price Stripe could not charge in `currency`.
+pub fn chargeable(price: Price, currency: &Currency) -> Result<(), FieldError> {
+    let minimum = currency.minimum_charge();
+    if price.minor_units() < minimum {
+        return Err(FieldError::new(
+            "price",
+            "below_minimum_charge",
+            format!("Price must be at least {}.{:02} {}.", minimum / 100, minimum % 100, currency.code()),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a listing is in its life.
@@ -133,6 +155,17 @@ mod tests {
         assert_eq!(Price::parse(1).map(Price::minor_units), Ok(1));
         assert!(Price::parse(PRICE_MAX_MINOR).is_ok());
         assert!(Price::parse(PRICE_MAX_MINOR + 1).is_err());
+    }
+
+    #[test]
+    fn prices_below_stripes_minimum_charge_are_refused() {
+        let cad = Currency::parse("CAD").expect("cad");
+        let gbp = Currency::parse("GBP").expect("gbp");
+        let price = |minor| Price::parse(minor).expect("price");
+        assert_eq!(chargeable(price(49), &cad).map_err(|e| e.code), Err("below_minimum_charge"));
+        assert!(chargeable(price(50), &cad).is_ok());
+        assert!(chargeable(price(30), &gbp).is_ok());
+        assert!(chargeable(price(29), &gbp).is_err());
     }
 
     #[test]

@@ -52,6 +52,9 @@ impl TicketDraft {
             Some(code) => errors.take(Currency::parse(code)),
             None => Some(Currency::default_currency()),
         };
+        if let (Some(price), Some(currency)) = (price, &currency) {
+            errors.take(domain::chargeable(price, currency));
+        }
         errors.finish()?;
         match (title, price, currency) {
             (Some(title), Some(price), Some(currency)) => Ok(Self { title, price, currency }),
@@ -101,7 +104,7 @@ pub async fn list_available(
 }
 
 /// Locks the caller's own listing for a change, checking that it may change and that the caller saw its
-/// latest version. Another user's listing is reported as not found.
+/// latest version, and ends a lapsed hold on it. Another user's listing is reported as not found.
 async fn lock_editable(
     conn: &mut diesel_async::AsyncPgConnection,
     owner_id: Uuid,
@@ -115,10 +118,15 @@ async fn lock_editable(
         TicketStatus::Available => {}
         status => return Err(ListingsError::NotEditable { status: status.as_str() }),
     }
-    match expected_version {
-        Some(expected) if expected != ticket.version => Err(ListingsError::StaleVersion { current: ticket.version }),
-        _ => Ok(ticket),
+    if let Some(expected) = expected_version
+        && expected != ticket.version
+    {
+        return Err(ListingsError::StaleVersion { current: ticket.version });
     }
+    // A hold that has lapsed ends before the listing changes, so a late payment for it meets the
+    // listing as it is now (and is refunded if that is not as it was reserved).
+    crate::orders::holds::expire_if_lapsed(conn, &ticket, now).await?;
+    Ok(ticket)
 }
 
 pub async fn update(

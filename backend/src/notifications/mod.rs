@@ -39,12 +39,13 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
         _ => return Ok(()),
     };
     let now = notifier.clock.now();
-    let mut conn = db::conn(&notifier.pool).await.map_err(ConsumerError::new)?;
-    let Some(order) = store::find(&mut conn, order_id).await.map_err(ConsumerError::new)? else {
+    let conn = || async { db::conn(&notifier.pool).await.map_err(ConsumerError::new) };
+    let mut held = conn().await?;
+    let Some(order) = store::find(&mut held, order_id).await.map_err(ConsumerError::new)? else {
         return Ok(());
     };
     let recipient: String =
-        users::table.find(order.buyer_id).select(users::email).first(&mut conn).await.map_err(ConsumerError::new)?;
+        users::table.find(order.buyer_id).select(users::email).first(&mut held).await.map_err(ConsumerError::new)?;
     let at = match kind {
         EmailKind::OrderConfirmation => order.completed_at,
         _ => order.refunded_at,
@@ -67,19 +68,21 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
     let dedup_key = format!("{}.{}.{}", delivery.event_id, kind.as_str(), order_id.simple());
     let message = email.message(notifier.mailer.from(), &dedup_key).map_err(ConsumerError::new)?;
 
-    match ledger::claim(&mut conn, delivery.event_id, &recipient, kind.as_str(), &dedup_key, now)
+    match ledger::claim(&mut held, delivery.event_id, &recipient, kind.as_str(), &dedup_key, now)
         .await
         .map_err(ConsumerError::new)?
     {
         ledger::Claim::AlreadySent => return Ok(()),
-        ledger::Claim::Busy => return Err(ConsumerError::new("another worker is sending this email")),
+        ledger::Claim::Busy => return Err(ConsumerError::busy("another worker is sending this email")),
         ledger::Claim::Claimed => {}
     }
+    // No connection is held while the mail server answers.
+    drop(held);
     let sent = notifier.mailer.send(message).await;
     notifier.metrics.record_email(sent.is_ok());
     match sent {
         Ok(written) => {
-            ledger::mark_sent(&mut conn, delivery.event_id, &recipient, notifier.clock.now())
+            ledger::mark_sent(&mut *conn().await?, delivery.event_id, &recipient, notifier.clock.now())
                 .await
                 .map_err(ConsumerError::new)?;
             match written {
@@ -89,7 +92,7 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
             Ok(())
         }
         Err(err) => {
-            ledger::release(&mut conn, delivery.event_id, &recipient).await.map_err(ConsumerError::new)?;
+            ledger::release(&mut *conn().await?, delivery.event_id, &recipient).await.map_err(ConsumerError::new)?;
             Err(ConsumerError::new(err))
         }
     }

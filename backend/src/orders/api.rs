@@ -10,10 +10,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::OrderRow;
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -47,8 +47,25 @@ enum CancelReason {
 enum RefundReason {
     /// The buyer asked for their money back.
     RequestedByBuyer,
-    /// The payment arrived after the hold lapsed and the listing had gone to someone else.
+    /// The payment arrived after the hold lapsed and the listing had gone to someone else (or had
+    /// changed since it was reserved).
     PaidAfterHoldLapsed,
+    /// Refunded at Stripe (its dashboard), not through this API.
+    RefundedAtStripe,
+    /// The buyer's bank disputed the charge and took the money back.
+    DisputeLost,
+}
+
+/// Where a dispute (chargeback) of the order's payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum DisputeStatus {
+    /// The buyer's bank is deciding.
+    Open,
+    /// Decided for the sale: it stands.
+    Won,
+    /// Decided for the buyer: the money went back and the order is refunded.
+    Lost,
 }
 
 /// Billing details given at checkout.
@@ -91,8 +108,14 @@ pub struct OrderView {
     payment_status: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     billing: Option<BillingView>,
+    /// When Stripe charged the card.
+    #[oai(skip_serializing_if_is_none)]
+    paid_at: Option<DateTime<Utc>>,
     #[oai(skip_serializing_if_is_none)]
     completed_at: Option<DateTime<Utc>>,
+    /// Set once the buyer's bank disputed the charge.
+    #[oai(skip_serializing_if_is_none)]
+    dispute: Option<DisputeStatus>,
     #[oai(skip_serializing_if_is_none)]
     refunded_at: Option<DateTime<Utc>>,
     #[oai(skip_serializing_if_is_none)]
@@ -106,7 +129,8 @@ pub struct OrderView {
 
 impl OrderView {
     pub fn new(row: OrderRow, now: DateTime<Utc>) -> Self {
-        let lapsed = super::lapsed(&row, now);
+        // A lapsed hold whose payment started waits for Stripe's word before it ends.
+        let lapsed = super::lapsed(&row, now) && row.payment_intent_id.is_none();
         let status = match row.status.as_str() {
             _ if lapsed => OrderStatus::Cancelled,
             "awaiting_payment" => OrderStatus::AwaitingPayment,
@@ -132,6 +156,8 @@ impl OrderView {
         });
         let refund_reason = match (row.status.as_str(), row.refund_reason.as_deref()) {
             ("refunded", Some("paid_after_hold_lapsed")) => Some(RefundReason::PaidAfterHoldLapsed),
+            ("refunded", Some("refunded_at_stripe")) => Some(RefundReason::RefundedAtStripe),
+            ("refunded", Some("dispute_lost")) => Some(RefundReason::DisputeLost),
             ("refunded", _) => Some(RefundReason::RequestedByBuyer),
             _ => None,
         };
@@ -148,7 +174,14 @@ impl OrderView {
             expires_at: row.expires_at,
             payment_status: row.intent_status,
             billing,
+            paid_at: row.paid_at,
             completed_at: row.completed_at,
+            dispute: match row.dispute_status.as_deref() {
+                Some("open") => Some(DisputeStatus::Open),
+                Some("won") => Some(DisputeStatus::Won),
+                Some("lost") => Some(DisputeStatus::Lost),
+                _ => None,
+            },
             refunded_at: row.refunded_at,
             refund_reason,
             refund_pending: row.refund_requested_at.is_some() && row.status != "refunded",

@@ -93,8 +93,46 @@ pub async fn unsell(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime
     Ok(updated == 1)
 }
 
+/// Keeps the ticket held past the hold's end, until `until`, for an order whose payment has started:
+/// the ticket is released at the hold's end only once Stripe says the payment did not happen (see
+/// `payments::lapsed`), or at `until` if Stripe cannot be asked.
+pub async fn extend_for_payment(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        tickets::table.find(ticket_id).filter(tickets::status.eq("held")).filter(tickets::hold_order_id.eq(order_id)),
+    )
+    .set((tickets::held_until.eq(Some(until)), tickets::updated_at.eq(now)))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+/// Ends `order_id`'s hold on `ticket_id` (both locked by the caller) as lapsed: the ticket goes back on
+/// the market and the order is cancelled as expired, with its `order.expired` event. Nothing happens
+/// if the order no longer holds.
+pub async fn end_lapsed(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<super::OrderRow>> {
+    release(conn, ticket_id, order_id, now).await?;
+    let order = store::cancel_holding(conn, order_id, "expired", now).await?;
+    if let Some(order) = &order {
+        let event = Event::OrderExpired { order_id, ticket_id, version: order.version };
+        outbox::record(conn, &event, now).await?;
+    }
+    Ok(order)
+}
+
 /// If `ticket` (locked by the caller) is under a hold that has lapsed, ends that hold now: the order is
-/// cancelled as expired and the ticket released, exactly as the sweep would.
+/// cancelled as expired and the ticket released, exactly as the sweep would. A hold whose payment has
+/// started lapses only at the end of its grace (`held_until`), not at the order's `expires_at`.
 pub async fn expire_if_lapsed(conn: &mut AsyncPgConnection, ticket: &TicketRow, now: DateTime<Utc>) -> QueryResult<()> {
     let (Some(order_id), Some(until)) = (ticket.hold_order_id, ticket.held_until) else {
         return Ok(());
@@ -102,12 +140,7 @@ pub async fn expire_if_lapsed(conn: &mut AsyncPgConnection, ticket: &TicketRow, 
     if until > now {
         return Ok(());
     }
-    release(conn, ticket.id, order_id, now).await?;
-    if let Some(order) = store::cancel_holding(conn, order_id, "expired", now).await? {
-        let event = Event::OrderExpired { order_id, ticket_id: ticket.id, version: order.version };
-        outbox::record(conn, &event, now).await?;
-    }
-    Ok(())
+    end_lapsed(conn, ticket.id, order_id, now).await.map(drop)
 }
 
 #[derive(QueryableByName)]

@@ -103,6 +103,11 @@ pub async fn reserve(
                 refund_id: None,
                 refunded_at: None,
                 refund_reason: None,
+                paid_at: None,
+                refund_attempts: 0,
+                dispute_status: None,
+                dispute_id: None,
+                disputed_at: None,
             },
         )
         .await?;

@@ -42,6 +42,14 @@ pub struct OrderRow {
     pub refund_id: Option<String>,
     pub refunded_at: Option<DateTime<Utc>>,
     pub refund_reason: Option<String>,
+    /// When Stripe charged the card.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Refund requests sent to Stripe so far (each with a key of its own).
+    pub refund_attempts: i32,
+    /// `open`, `won` or `lost`, once the buyer's bank disputed the charge.
+    pub dispute_status: Option<String>,
+    pub dispute_id: Option<String>,
+    pub disputed_at: Option<DateTime<Utc>>,
 }
 
 /// Name of the partial unique index allowing one live order per ticket.
@@ -156,6 +164,15 @@ pub async fn set_billing(conn: &mut AsyncPgConnection, id: Uuid, billing: &serde
     diesel::update(orders::table.find(id)).set(orders::billing.eq(Some(billing))).execute(conn).await.map(drop)
 }
 
+/// Records when Stripe charged the card.
+pub async fn record_paid_at(conn: &mut AsyncPgConnection, id: Uuid, paid_at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(orders::table.find(id).filter(orders::paid_at.is_null()))
+        .set(orders::paid_at.eq(Some(paid_at)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Completes a paid order, from holding or (paid late, listing still free) from cancelled.
 pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<OrderRow> {
     diesel::update(orders::table.find(id))
@@ -201,6 +218,77 @@ pub async fn clear_refund_request(conn: &mut AsyncPgConnection, id: Uuid, now: D
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// Counts one more refund request about to be sent to Stripe (committed before it is sent), if no
+/// other worker has counted one since `seen` was read; returns its number, which names its key.
+pub async fn next_refund_attempt(conn: &mut AsyncPgConnection, id: Uuid, seen: i32) -> QueryResult<Option<i32>> {
+    diesel::update(orders::table.find(id).filter(orders::refund_attempts.eq(seen)))
+        .set(orders::refund_attempts.eq(orders::refund_attempts + 1))
+        .returning(orders::refund_attempts)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Names why a refund happened, when nothing asked for it through the API (Stripe's dashboard, a
+/// lost dispute).
+pub async fn note_refund_reason(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(orders::table.find(id).filter(orders::refund_reason.is_null()))
+        .set((
+            orders::refund_reason.eq(Some(reason)),
+            orders::refund_requested_at.eq(Some(now)),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Records a dispute of the order's charge. `open` never replaces a decided dispute, so events that
+/// arrive out of order cannot reopen one.
+pub async fn record_dispute(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    dispute_id: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let target = orders::table.find(id);
+    let updated =
+        if status == "open" {
+            diesel::update(target.filter(orders::dispute_status.is_null()))
+                .set((
+                    orders::dispute_status.eq(Some(status)),
+                    orders::dispute_id.eq(Some(dispute_id)),
+                    orders::disputed_at.eq(Some(now)),
+                    orders::version.eq(orders::version + 1),
+                    orders::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?
+        } else {
+            diesel::update(target.filter(orders::dispute_status.is_null().or(orders::dispute_status.eq("open"))))
+                .set((
+                    orders::dispute_status.eq(Some(status)),
+                    orders::dispute_id.eq(Some(dispute_id)),
+                    orders::disputed_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >("coalesce(disputed_at, ")
+                    .bind::<diesel::sql_types::Timestamptz, _>(now)
+                    .sql(")")),
+                    orders::version.eq(orders::version + 1),
+                    orders::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?
+        };
+    Ok(updated == 1)
 }
 
 pub async fn set_refund_id(conn: &mut AsyncPgConnection, id: Uuid, refund_id: &str) -> QueryResult<()> {

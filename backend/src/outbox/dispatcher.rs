@@ -1,10 +1,15 @@
 //! Delivers recorded events to their consumers: at least once, with retries and backoff, and parks a
 //! delivery that keeps failing instead of retrying it forever.
 //!
-//! Deliveries are claimed with `FOR UPDATE SKIP LOCKED` and leased for a while, so any number of
-//! replicas can dispatch at once without handing one delivery to two of them. A replica that dies
+//! Deliveries are claimed one at a time with `FOR UPDATE SKIP LOCKED` and leased for a while, so any
+//! number of replicas can dispatch at once without handing one delivery to two of them, and a lease
+//! covers only the delivery being worked on. Each claim carries a fresh lease token, and the outcome
+//! is recorded only under that token: a dispatcher whose lease ran out (and whose delivery another
+//! dispatcher took over) cannot overwrite what the current holder records. A replica that dies
 //! mid-delivery leaves the lease to run out; the delivery is then attempted again. Consumers are plain
-//! async functions registered by name and must be idempotent.
+//! async functions registered by name and must be idempotent. A consumer that finds the work in
+//! someone else's hands right now ([`ConsumerError::busy`]) has the delivery put off without counting
+//! an attempt.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,12 +39,21 @@ pub struct Delivery {
 
 /// Why a consumer could not handle an event; the delivery is retried.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConsumerError(pub String);
+#[error("{reason}")]
+pub struct ConsumerError {
+    pub reason: String,
+    /// Not a failure: someone else is doing this work right now. Try later without counting it.
+    pub busy: bool,
+}
 
 impl ConsumerError {
     pub fn new(reason: impl std::fmt::Display) -> Self {
-        Self(reason.to_string())
+        Self { reason: reason.to_string(), busy: false }
+    }
+
+    /// The work is in another worker's hands right now (e.g. it is sending this very email).
+    pub fn busy(reason: impl std::fmt::Display) -> Self {
+        Self { reason: reason.to_string(), busy: true }
     }
 }
 
@@ -83,17 +97,23 @@ pub struct DispatchReport {
     pub delivered: usize,
     pub retried: usize,
     pub parked: usize,
+    /// Put off without counting an attempt: another worker had the work in hand.
+    pub deferred: usize,
+    /// Finished after the lease had passed to another dispatcher: the outcome was not recorded.
+    pub fenced: usize,
 }
 
 impl DispatchReport {
     pub fn attempted(&self) -> usize {
-        self.delivered + self.retried + self.parked
+        self.delivered + self.retried + self.parked + self.deferred + self.fenced
     }
 
     fn add(&mut self, other: Self) {
         self.delivered += other.delivered;
         self.retried += other.retried;
         self.parked += other.parked;
+        self.deferred += other.deferred;
+        self.fenced += other.fenced;
     }
 }
 
@@ -109,16 +129,17 @@ struct Claimed {
     payload: serde_json::Value,
 }
 
+/// Claims the next due delivery: leased until $3 under token $4.
 const CLAIM: &str = "
 WITH due AS (
     SELECT event_id, consumer FROM outbox_deliveries
     WHERE status = 'pending' AND next_attempt_at <= $1 AND consumer = ANY($2)
     ORDER BY next_attempt_at, event_id
-    LIMIT $3
+    LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
 UPDATE outbox_deliveries d
-SET attempts = d.attempts + 1, next_attempt_at = $4
+SET attempts = d.attempts + 1, next_attempt_at = $3, lease_token = $4
 FROM due, outbox_events e
 WHERE d.event_id = due.event_id AND d.consumer = due.consumer AND e.id = d.event_id
 RETURNING d.event_id, d.consumer, d.attempts, e.payload";
@@ -147,26 +168,32 @@ impl Dispatcher {
         self
     }
 
-    /// Attempts up to `limit` due deliveries once each.
+    /// Attempts up to `limit` due deliveries once each, claiming each just before working on it.
     pub async fn dispatch_due(&self, limit: i64) -> Result<DispatchReport, DbError> {
+        let mut report = DispatchReport::default();
+        for _ in 0..limit {
+            let Some((claim, token)) = self.claim_next().await? else { break };
+            report.add(self.deliver(claim, token).await?);
+        }
+        Ok(report)
+    }
+
+    /// Claims the next due delivery under a new lease token, if any is due.
+    async fn claim_next(&self) -> Result<Option<(Claimed, uuid::Uuid)>, DbError> {
         let now = self.clock.now();
         let lease_end = now + TimeDelta::from_std(self.policy.lease).unwrap_or(TimeDelta::MAX);
         let names: Vec<String> = self.handlers.keys().cloned().collect();
-        let claimed: Vec<Claimed> = {
-            let mut conn = db::conn(&self.pool).await?;
-            diesel::sql_query(CLAIM)
-                .bind::<Timestamptz, _>(now)
-                .bind::<Array<Text>, _>(&names)
-                .bind::<BigInt, _>(limit)
-                .bind::<Timestamptz, _>(lease_end)
-                .load(&mut conn)
-                .await?
-        };
-        let mut report = DispatchReport::default();
-        for claim in claimed {
-            report.add(self.deliver(claim).await?);
-        }
-        Ok(report)
+        let token = uuid::Uuid::new_v4();
+        let mut conn = db::conn(&self.pool).await?;
+        let claimed: Option<Claimed> = diesel::sql_query(CLAIM)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Array<Text>, _>(&names)
+            .bind::<Timestamptz, _>(lease_end)
+            .bind::<diesel::sql_types::Uuid, _>(token)
+            .get_result(&mut conn)
+            .await
+            .optional()?;
+        Ok(claimed.map(|claim| (claim, token)))
     }
 
     /// Attempts every due delivery, pass after pass, until none is left due. Deliveries that fail are
@@ -182,7 +209,7 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, claim: Claimed) -> Result<DispatchReport, DbError> {
+    async fn deliver(&self, claim: Claimed, token: uuid::Uuid) -> Result<DispatchReport, DbError> {
         let outcome = match (serde_json::from_value::<Event>(claim.payload), self.handlers.get(&claim.consumer)) {
             (Ok(event), Some(handler)) => {
                 let delivery = Delivery {
@@ -200,20 +227,36 @@ impl Dispatcher {
         let target = outbox_deliveries::table
             .filter(outbox_deliveries::event_id.eq(claim.event_id))
             .filter(outbox_deliveries::consumer.eq(&claim.consumer))
-            .filter(outbox_deliveries::status.eq("pending"));
+            .filter(outbox_deliveries::status.eq("pending"))
+            .filter(outbox_deliveries::lease_token.eq(token));
         let mut conn = db::conn(&self.pool).await?;
         let mut report = DispatchReport::default();
-        match outcome {
+        let recorded = match outcome {
             Ok(()) => {
+                report.delivered = 1;
                 diesel::update(target)
                     .set((
                         outbox_deliveries::status.eq("delivered"),
                         outbox_deliveries::delivered_at.eq(Some(now)),
                         outbox_deliveries::last_error.eq(None::<String>),
+                        outbox_deliveries::lease_token.eq(None::<uuid::Uuid>),
                     ))
                     .execute(&mut conn)
-                    .await?;
-                report.delivered = 1;
+                    .await?
+            }
+            Err(err) if err.busy => {
+                // Not an attempt: put it off a little, uncounted.
+                report.deferred = 1;
+                let retry_at: DateTime<Utc> = now + self.policy.delay_after(1);
+                tracing::debug!(event_id = claim.event_id, consumer = %claim.consumer, reason = %err, "event delivery put off");
+                diesel::update(target)
+                    .set((
+                        outbox_deliveries::attempts.eq(outbox_deliveries::attempts - 1),
+                        outbox_deliveries::next_attempt_at.eq(retry_at),
+                        outbox_deliveries::lease_token.eq(None::<uuid::Uuid>),
+                    ))
+                    .execute(&mut conn)
+                    .await?
             }
             Err(err) if claim.attempts >= self.policy.max_attempts => {
                 tracing::error!(
@@ -223,11 +266,15 @@ impl Dispatcher {
                     error = %err,
                     "event delivery parked after repeated failures"
                 );
-                diesel::update(target)
-                    .set((outbox_deliveries::status.eq("parked"), outbox_deliveries::last_error.eq(Some(err.0))))
-                    .execute(&mut conn)
-                    .await?;
                 report.parked = 1;
+                diesel::update(target)
+                    .set((
+                        outbox_deliveries::status.eq("parked"),
+                        outbox_deliveries::last_error.eq(Some(err.reason)),
+                        outbox_deliveries::lease_token.eq(None::<uuid::Uuid>),
+                    ))
+                    .execute(&mut conn)
+                    .await?
             }
             Err(err) => {
                 let retry_at: DateTime<Utc> = now + self.policy.delay_after(claim.attempts);
@@ -239,15 +286,21 @@ impl Dispatcher {
                     %retry_at,
                     "event delivery failed; will retry"
                 );
+                report.retried = 1;
                 diesel::update(target)
                     .set((
                         outbox_deliveries::next_attempt_at.eq(retry_at),
-                        outbox_deliveries::last_error.eq(Some(err.0)),
+                        outbox_deliveries::last_error.eq(Some(err.reason)),
+                        outbox_deliveries::lease_token.eq(None::<uuid::Uuid>),
                     ))
                     .execute(&mut conn)
-                    .await?;
-                report.retried = 1;
+                    .await?
             }
+        };
+        if recorded == 0 {
+            // Our lease ran out and another dispatcher holds the delivery now: its record stands.
+            tracing::warn!(event_id = claim.event_id, consumer = %claim.consumer, "lease lost; outcome not recorded");
+            return Ok(DispatchReport { fenced: 1, ..DispatchReport::default() });
         }
         Ok(report)
     }

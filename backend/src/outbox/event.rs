@@ -31,6 +31,10 @@ pub enum Event {
     /// go back.
     #[serde(rename = "order.refund_requested")]
     OrderRefundRequested { order_id: Uuid, version: i32 },
+    /// The buyer started paying: a PaymentIntent exists, so the hold is not released at its end until
+    /// Stripe says the intent was not paid.
+    #[serde(rename = "payment.started")]
+    PaymentStarted { order_id: Uuid, ticket_id: Uuid, hold_ends_at: DateTime<Utc>, version: i32 },
     /// Stripe confirmed a full refund.
     #[serde(rename = "order.refunded")]
     OrderRefunded { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, late_payment: bool, version: i32 },
@@ -49,6 +53,7 @@ impl Event {
             Self::OrderCompleted { .. } => "order.completed",
             Self::OrderRefundRequested { .. } => "order.refund_requested",
             Self::OrderRefunded { .. } => "order.refunded",
+            Self::PaymentStarted { .. } => "payment.started",
         }
     }
 
@@ -63,7 +68,8 @@ impl Event {
             | Self::OrderExpired { order_id, .. }
             | Self::OrderCompleted { order_id, .. }
             | Self::OrderRefundRequested { order_id, .. }
-            | Self::OrderRefunded { order_id, .. } => *order_id,
+            | Self::OrderRefunded { order_id, .. }
+            | Self::PaymentStarted { order_id, .. } => *order_id,
         }
     }
 }

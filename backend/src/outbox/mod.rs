@@ -3,6 +3,7 @@
 
 mod dispatcher;
 mod event;
+pub mod parked;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -21,6 +22,8 @@ pub mod consumers {
     pub const REFUND_PAYMENT: &str = "payments.refund";
     /// Emails the buyer about their order.
     pub const EMAIL: &str = "notifications.email";
+    /// At a paid-for hold's end, asks Stripe whether it was paid before releasing the ticket.
+    pub const RESOLVE_LAPSED_HOLD: &str = "payments.resolve_lapsed_hold";
 }
 
 /// Which consumers receive which event kinds.
@@ -30,6 +33,7 @@ const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("order.refund_requested", &[consumers::REFUND_PAYMENT]),
     ("order.completed", &[consumers::EMAIL]),
     ("order.refunded", &[consumers::EMAIL]),
+    ("payment.started", &[consumers::RESOLVE_LAPSED_HOLD]),
 ];
 
 /// The consumers that receive events of `kind`, by name.
@@ -42,8 +46,27 @@ pub async fn record(conn: &mut AsyncPgConnection, event: &Event, now: DateTime<U
     record_all(conn, std::slice::from_ref(event), now).await
 }
 
+/// Records `event` now, its deliveries due only at `due` (a check to make when a hold ends).
+pub async fn record_due(
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> QueryResult<()> {
+    insert(conn, std::slice::from_ref(event), now, due).await
+}
+
 /// Records several events inside the caller's transaction, in a few statements whatever their number.
 pub async fn record_all(conn: &mut AsyncPgConnection, events: &[Event], now: DateTime<Utc>) -> QueryResult<()> {
+    insert(conn, events, now, now).await
+}
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    events: &[Event],
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> QueryResult<()> {
     for chunk in events.chunks(10_000) {
         let rows = chunk
             .iter()
@@ -71,7 +94,7 @@ pub async fn record_all(conn: &mut AsyncPgConnection, events: &[Event], now: Dat
                     (
                         outbox_deliveries::event_id.eq(*id),
                         outbox_deliveries::consumer.eq(*consumer),
-                        outbox_deliveries::next_attempt_at.eq(now),
+                        outbox_deliveries::next_attempt_at.eq(due),
                     )
                 })
             })

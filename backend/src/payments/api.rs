@@ -13,13 +13,13 @@ use super::billing::BillingInput;
 use super::refund::{RefundCaller, RefundOutcome, refund_order};
 use super::webhooks::{WebhookOutcome, handle};
 use super::{Billing, PaymentAttempt, PaymentSession, Payments, PaymentsError};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
 use crate::http::raw_json::RawJson;
 use crate::http::text::Text;
 use crate::orders::api::OrderView;
+use crate::state::AppState;
 
 /// Start paying for an order.
 #[derive(Debug, Object)]
@@ -147,7 +147,8 @@ impl PaymentsApi {
     ) -> Result<Json<PaymentView>, ApiError> {
         let who = auth.user(&state).await?;
         let now = state.now();
-        let session = super::start(payments(&state)?, &state.pool, who.user_id, body.order_id, now).await?;
+        let grace = state.config.orders.payment_grace;
+        let session = super::start(payments(&state)?, &state.pool, who.user_id, body.order_id, now, grace).await?;
         Ok(Json(PaymentView::new(session, now)))
     }
 

@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 
-use diesel_async::AsyncConnection;
 use stripe_gateway::IntentStatus;
 
+use super::lapsed::{self, Resolution};
 use super::refund::{RefundCaller, refund_order};
-use super::{Payments, keys, settle};
+use super::{Payments, keys, settle_now};
 use crate::clock::Clock;
 use crate::db::{self, DbPool};
 use crate::orders::store;
 use crate::outbox::{ConsumerError, Delivery, Event};
 
 /// `order.cancelled` / `order.expired`: cancels the order's PaymentIntent. If it turns out to have
-/// been paid, the payment is settled instead (honoured if the listing is still free, else refunded).
+/// been paid, the payment is settled instead (honoured if the listing is still free and as reserved,
+/// else refunded).
 pub async fn cancel_intent_for_order(
     payments: Arc<Payments>,
     pool: DbPool,
@@ -23,13 +24,18 @@ pub async fn cancel_intent_for_order(
     let (Event::OrderCancelled { order_id, .. } | Event::OrderExpired { order_id, .. }) = delivery.event else {
         return Ok(());
     };
-    let mut conn = db::conn(&pool).await.map_err(ConsumerError::new)?;
-    let Some(order) = store::find(&mut conn, order_id).await.map_err(ConsumerError::new)? else {
-        return Ok(());
+    let order = {
+        let mut conn = db::conn(&pool).await.map_err(ConsumerError::new)?;
+        store::find(&mut conn, order_id).await.map_err(ConsumerError::new)?
     };
+    let Some(order) = order else { return Ok(()) };
     let Some(intent_id) = order.payment_intent_id else {
         return Ok(());
     };
+    if order.intent_status.as_deref() == Some(IntentStatus::Canceled.as_str()) {
+        // Stripe already said so (the hold ended because of it).
+        return Ok(());
+    }
     let now = clock.now();
     let mut intent = payments.gateway.retrieve_intent(&intent_id).await.map_err(ConsumerError::new)?;
     if intent.status.is_cancelable() {
@@ -43,13 +49,28 @@ pub async fn cancel_intent_for_order(
     if intent.status == IntentStatus::Processing {
         return Err(ConsumerError::new("payment still processing; will look again"));
     }
-    conn.transaction(async |conn| settle::settle(conn, order_id, &intent, now).await)
-        .await
-        .map_err(ConsumerError::new)?;
+    settle_now(&pool, order_id, &intent, now).await.map_err(ConsumerError::new)?;
     if intent.status.is_cancelable() {
         return Err(ConsumerError::new(format!("PaymentIntent still {}", intent.status.as_str())));
     }
     Ok(())
+}
+
+/// `payment.started`, due when the hold ends: asks Stripe whether the buyer paid before the ticket is
+/// released (see [`lapsed`]).
+pub async fn resolve_lapsed_hold(
+    payments: Arc<Payments>,
+    pool: DbPool,
+    clock: Arc<dyn Clock>,
+    delivery: Delivery,
+) -> Result<(), ConsumerError> {
+    let Event::PaymentStarted { order_id, .. } = delivery.event else {
+        return Ok(());
+    };
+    match lapsed::resolve(&payments, &pool, order_id, clock.now()).await.map_err(ConsumerError::new)? {
+        Resolution::StillProcessing => Err(ConsumerError::new("payment still processing; the ticket stays held")),
+        Resolution::NothingToDo | Resolution::Settled | Resolution::Released => Ok(()),
+    }
 }
 
 /// `order.refund_requested`: refunds a payment that arrived after its listing went to someone else.

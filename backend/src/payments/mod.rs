@@ -8,7 +8,9 @@
 pub mod api;
 mod billing;
 mod consumers;
+pub mod disputes;
 mod keys;
+pub mod lapsed;
 pub mod reconcile;
 pub mod refund;
 pub mod settle;
@@ -20,12 +22,13 @@ use stripe_gateway::{GatewayError, IntentSnapshot, IntentStatus, StripeGateway};
 use uuid::Uuid;
 
 pub use billing::Billing;
-pub use consumers::{cancel_intent_for_order, refund_late_payment};
+pub use consumers::{cancel_intent_for_order, refund_late_payment, resolve_lapsed_hold};
 pub use settle::Settlement;
 
 use crate::config::StripeSettings;
 use crate::db::{self, DbError, DbPool};
-use crate::orders::{OrderRow, store};
+use crate::orders::{OrderRow, holds, store};
+use crate::outbox::{self, Event};
 use crate::validation::Invalid;
 
 /// Stripe, as configured.
@@ -118,7 +121,7 @@ fn ensure_payable(order: &OrderRow, now: DateTime<Utc>) -> Result<(), PaymentsEr
     }
 }
 
-/// The buyer's Stripe Customer, created on first payment.
+/// The buyer's Stripe Customer, created on first payment. No connection is held while Stripe answers.
 async fn customer_for(
     payments: &Payments,
     pool: &DbPool,
@@ -129,14 +132,16 @@ async fn customer_for(
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
 
-    let mut conn = db::conn(pool).await?;
-    let (email, existing): (String, Option<String>) =
-        users::table.find(order.buyer_id).select((users::email, users::stripe_customer_id)).first(&mut conn).await?;
+    let (email, existing): (String, Option<String>) = {
+        let mut conn = db::conn(pool).await?;
+        users::table.find(order.buyer_id).select((users::email, users::stripe_customer_id)).first(&mut conn).await?
+    };
     if let Some(customer) = existing {
         return Ok(customer);
     }
     let key = keys::idempotency_key(pool, order.id, "create_customer", now).await?;
     let created = payments.gateway.create_customer(&email, &order.buyer_id.to_string(), &key).await?;
+    let mut conn = db::conn(pool).await?;
     diesel::update(users::table.find(order.buyer_id).filter(users::stripe_customer_id.is_null()))
         .set(users::stripe_customer_id.eq(Some(&created)))
         .execute(&mut conn)
@@ -147,12 +152,17 @@ async fn customer_for(
 }
 
 /// Starts paying for an order: creates its PaymentIntent, or returns the one it already has.
+///
+/// From here on the hold is not released at its end without asking Stripe: the ticket stays held
+/// until `grace` after the hold's end, and a `payment.started` event falls due at the hold's end to
+/// ask Stripe whether the buyer paid (see [`lapsed`]).
 pub async fn start(
     payments: &Payments,
     pool: &DbPool,
     buyer_id: Uuid,
     order_id: Uuid,
     now: DateTime<Utc>,
+    grace: std::time::Duration,
 ) -> Result<PaymentSession, PaymentsError> {
     let order = buyers_order(pool, buyer_id, order_id).await?;
     ensure_payable(&order, now)?;
@@ -164,19 +174,36 @@ pub async fn start(
     let key = keys::idempotency_key(pool, order_id, "create_intent", now).await?;
     let intent =
         payments.gateway.create_intent(order.total, &order.currency, &customer, &order_id.to_string(), &key).await?;
-    let mut conn = db::conn(pool).await?;
-    let started = conn
-        .transaction(async |conn| {
+    let held_until = order.expires_at + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
+    let started = {
+        let mut conn = db::conn(pool).await?;
+        conn.transaction(async |conn| {
             crate::listings::store::lock_any(conn, order.ticket_id).await?;
             store::find_for_update(conn, order_id).await?;
-            store::start_payment(conn, order_id, &intent.id, intent.status.as_str(), now).await
+            let Some(started) = store::start_payment(conn, order_id, &intent.id, intent.status.as_str(), now).await?
+            else {
+                return Ok::<_, diesel::result::Error>(None);
+            };
+            holds::extend_for_payment(conn, order.ticket_id, order_id, held_until, now).await?;
+            let event = Event::PaymentStarted {
+                order_id,
+                ticket_id: order.ticket_id,
+                hold_ends_at: started.expires_at,
+                version: started.version,
+            };
+            outbox::record_due(conn, &event, now, started.expires_at).await?;
+            Ok(Some(started))
         })
-        .await?;
+        .await?
+    };
     match started {
         Some(order) => Ok(PaymentSession { order, intent }),
         None => {
             // Another request got there first, or the hold ended meanwhile.
-            let order = store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?;
+            let order = {
+                let mut conn = db::conn(pool).await?;
+                store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?
+            };
             match order.payment_intent_id.as_deref() {
                 Some(existing) if existing == intent.id => Ok(PaymentSession { order, intent }),
                 Some(existing) => {
@@ -258,10 +285,21 @@ pub async fn confirm(
         }
         intent = payments.gateway.retrieve_intent(&intent_id).await?;
     }
-    let mut conn = db::conn(pool).await?;
-    conn.transaction(async |conn| settle::settle(conn, order_id, &intent, now).await).await?;
-    let order = store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?;
+    let order = settle_now(pool, order_id, &intent, now).await?;
     Ok(PaymentSession { order, intent })
+}
+
+/// Settles what Stripe said about the order's PaymentIntent, in a transaction of its own; returns the
+/// order as it then stands.
+pub(crate) async fn settle_now(
+    pool: &DbPool,
+    order_id: Uuid,
+    intent: &IntentSnapshot,
+    now: DateTime<Utc>,
+) -> Result<OrderRow, PaymentsError> {
+    let mut conn = db::conn(pool).await?;
+    conn.transaction(async |conn| settle::settle(conn, order_id, intent, now).await).await?;
+    store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)
 }
 
 async fn record_status(
@@ -272,7 +310,5 @@ async fn record_status(
     now: DateTime<Utc>,
 ) -> Result<(), PaymentsError> {
     let intent = payments.gateway.retrieve_intent(intent_id).await?;
-    let mut conn = db::conn(pool).await?;
-    conn.transaction(async |conn| settle::settle(conn, order_id, &intent, now).await).await?;
-    Ok(())
+    settle_now(pool, order_id, &intent, now).await.map(drop)
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel_async::AsyncConnection;
 
+use super::lapsed::{self, Resolution};
 use super::refund::{RefundCaller, refund_order};
 use super::{Payments, keys, settle};
 use crate::db::{self, DbError, DbPool};
@@ -35,13 +36,23 @@ pub async fn reconcile(
     for order in unsettled {
         report.checked += 1;
         let Some(intent_id) = order.payment_intent_id.as_deref() else { continue };
+        if crate::orders::lapsed(&order, now) {
+            // A hold that ended while its payment was in progress: the same question as at its end.
+            match lapsed::resolve(payments, pool, order.id, now).await {
+                Ok(Resolution::Released) => report.canceled += 1,
+                Ok(Resolution::Settled) => report.completed += 1,
+                Ok(Resolution::NothingToDo | Resolution::StillProcessing) => {}
+                Err(err) => {
+                    tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not resolve a lapsed hold");
+                    report.failed += 1;
+                }
+            }
+            continue;
+        }
         let intent = match payments.gateway.retrieve_intent(intent_id).await {
             Ok(intent) if order.status == "cancelled" && intent.status.is_cancelable() => {
-                let canceled = match keys::idempotency_key(pool, order.id, "cancel", now).await {
-                    Ok(key) => payments.gateway.cancel_intent(intent_id, &key).await,
-                    Err(err) => return Err(err),
-                };
-                match canceled {
+                let key = keys::idempotency_key(pool, order.id, "cancel", now).await?;
+                match payments.gateway.cancel_intent(intent_id, &key).await {
                     Ok(canceled) => {
                         report.canceled += 1;
                         canceled

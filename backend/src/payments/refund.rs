@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use stripe_gateway::{GatewayError, RefundStatus};
+use stripe_gateway::{GatewayError, RefundSnapshot, RefundStatus};
 use uuid::Uuid;
 
 use super::{Payments, PaymentsError, keys};
@@ -36,8 +36,8 @@ pub async fn refund_order(
     caller: RefundCaller,
     now: DateTime<Utc>,
 ) -> Result<RefundOutcome, PaymentsError> {
-    let mut conn = db::conn(pool).await?;
-    let order = conn
+    let order = db::conn(pool)
+        .await?
         .transaction(async |conn| {
             let order = store::find_for_update(conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?;
             if let RefundCaller::Buyer(buyer) = caller {
@@ -64,34 +64,92 @@ pub async fn refund_order(
     }
     let intent_id =
         order.payment_intent_id.clone().ok_or(PaymentsError::RefundNotAllowed { status: order.status.clone() })?;
-    let key = keys::idempotency_key(pool, order_id, "refund", now).await?;
-    let result = payments.gateway.refund_intent(&intent_id, order.total, &key).await;
-    let buyer_asked = matches!(caller, RefundCaller::Buyer(_));
-    match result {
-        Ok(refund) if refund.status == RefundStatus::Succeeded => {
+    if order.refund_attempts > 0 {
+        // An earlier request may have reached Stripe without its answer reaching us: Stripe's list of
+        // the PaymentIntent's refunds says what happened. (Re-sending that request's key would only
+        // replay its first answer, an error included.)
+        let refunds = payments.gateway.refunds_of_intent(&intent_id).await?;
+        if let Some(found) = standing_refund(&refunds, order.total) {
+            return record(pool, order_id, found, caller, now).await;
+        }
+    }
+    // No refund stands: ask for one, counting the attempt (and so naming its key) before the call.
+    let attempt = {
+        let mut conn = db::conn(pool).await?;
+        match store::next_refund_attempt(&mut conn, order_id, order.refund_attempts).await? {
+            Some(attempt) => attempt,
+            // Another worker started an attempt since we looked: it is theirs to finish.
+            None => {
+                let order = store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?;
+                return Ok(RefundOutcome::Pending(order));
+            }
+        }
+    };
+    let operation = if attempt == 1 { "refund".to_owned() } else { format!("refund:{attempt}") };
+    let key = keys::idempotency_key(pool, order_id, &operation, now).await?;
+    match payments.gateway.refund_intent(&intent_id, order.total, &key).await {
+        Ok(refund) => record(pool, order_id, refund, caller, now).await,
+        Err(GatewayError::Rejected { code: Some(code), .. }) if code == "charge_already_refunded" => {
+            let refunds = payments.gateway.refunds_of_intent(&intent_id).await?;
+            let found = standing_refund(&refunds, order.total).unwrap_or_else(|| RefundSnapshot {
+                id: "already_refunded".into(),
+                status: RefundStatus::Succeeded,
+                amount: order.total,
+            });
+            record(pool, order_id, found, caller, now).await
+        }
+        Err(GatewayError::Rejected { status, message, .. }) if status < 500 => {
+            // Stripe refused outright and did nothing: the buyer may ask again.
+            if matches!(caller, RefundCaller::Buyer(_)) {
+                let mut conn = db::conn(pool).await?;
+                store::clear_refund_request(&mut conn, order_id, now).await?;
+            }
+            Err(PaymentsError::RefundFailed(message))
+        }
+        Err(err) => {
+            // No answer, or Stripe failed mid-way: the refund may or may not have happened. It stays
+            // requested, and reconciliation settles it from Stripe's list of refunds.
+            tracing::warn!(%order_id, error = %err, "refund outcome unknown; left for reconciliation");
+            let mut conn = db::conn(pool).await?;
+            Ok(RefundOutcome::Pending(store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?))
+        }
+    }
+}
+
+/// The refund that stands for the whole `total`: succeeded ones adding up to it, else one still
+/// pending. `None` when none does (none was made, or they failed).
+pub fn standing_refund(refunds: &[RefundSnapshot], total: i64) -> Option<RefundSnapshot> {
+    let succeeded: i64 =
+        refunds.iter().filter(|refund| refund.status == RefundStatus::Succeeded).map(|refund| refund.amount).sum();
+    if succeeded >= total {
+        return refunds.iter().find(|refund| refund.status == RefundStatus::Succeeded).cloned();
+    }
+    refunds.iter().find(|refund| matches!(refund.status, RefundStatus::Pending | RefundStatus::RequiresAction)).cloned()
+}
+
+/// Records what Stripe said of a refund.
+async fn record(
+    pool: &DbPool,
+    order_id: Uuid,
+    refund: RefundSnapshot,
+    caller: RefundCaller,
+    now: DateTime<Utc>,
+) -> Result<RefundOutcome, PaymentsError> {
+    let mut conn = db::conn(pool).await?;
+    match refund.status {
+        RefundStatus::Succeeded => {
             let order = conn.transaction(async |conn| finish_refund(conn, order_id, &refund.id, now).await).await?;
             Ok(RefundOutcome::Refunded(order))
         }
-        Ok(refund) if matches!(refund.status, RefundStatus::Pending | RefundStatus::RequiresAction) => {
+        RefundStatus::Pending | RefundStatus::RequiresAction => {
             store::set_refund_id(&mut conn, order_id, &refund.id).await?;
             Ok(RefundOutcome::Pending(store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)?))
         }
-        Ok(refund) => {
-            if buyer_asked {
+        RefundStatus::Failed | RefundStatus::Canceled => {
+            if matches!(caller, RefundCaller::Buyer(_)) {
                 store::clear_refund_request(&mut conn, order_id, now).await?;
             }
             Err(PaymentsError::RefundFailed(format!("Stripe reports the refund {:?}", refund.status).to_lowercase()))
-        }
-        Err(GatewayError::Rejected { code: Some(code), .. }) if code == "charge_already_refunded" => {
-            let order =
-                conn.transaction(async |conn| finish_refund(conn, order_id, "already_refunded", now).await).await?;
-            Ok(RefundOutcome::Refunded(order))
-        }
-        Err(err) => {
-            if buyer_asked {
-                store::clear_refund_request(&mut conn, order_id, now).await?;
-            }
-            Err(err.into())
         }
     }
 }

@@ -18,9 +18,10 @@ use crate::outbox::{self, Event};
 pub enum Settlement {
     /// Paid within the hold: sold.
     Completed,
-    /// Paid after the hold lapsed, and the listing was still free: sold.
+    /// Paid after the hold lapsed (or heard of after the hold ended), and the listing was still free
+    /// and as reserved: sold.
     CompletedLate,
-    /// Paid after the hold lapsed, and the listing had gone: a refund is requested.
+    /// Paid after the hold ended, and the listing had gone or changed: a refund is requested.
     RefundRequested,
     /// Nothing to do (not paid, already settled, or not this order's PaymentIntent).
     Unchanged,
@@ -62,20 +63,31 @@ pub async fn settle(
     let Some(ticket) = ticket else {
         return Ok(Settlement::Unchanged);
     };
-    match order.status.as_str() {
-        "created" | "awaiting_payment" | "cancelled" => {}
+    // Late or not is judged by when Stripe charged the card, not by when we heard of it.
+    let paid_at = intent.paid_at.and_then(|secs| DateTime::from_timestamp(secs, 0)).unwrap_or(now);
+    let holding = match order.status.as_str() {
+        "created" | "awaiting_payment" => true,
+        "cancelled" if order.refund_reason.is_none() => false,
         _ => return Ok(Settlement::Unchanged),
-    }
-    let late = order.status == "cancelled";
-    if late && order.refund_reason.is_some() {
-        return Ok(Settlement::Unchanged);
-    }
-    if ticket.deleted_at.is_none() && ticket.hold_order_id != Some(order_id) {
-        // Someone else's hold that has lapsed no longer counts.
-        holds::expire_if_lapsed(conn, &ticket, now).await?;
-    }
-    let free_or_ours = ticket.hold_order_id == Some(order_id) || ticket.status_at(now) == TicketStatus::Available;
-    if ticket.deleted_at.is_none() && free_or_ours && holds::sell(conn, ticket.id, order_id, now).await? {
+    };
+    store::record_paid_at(conn, order_id, paid_at).await?;
+    let late = !holding || paid_at > order.expires_at;
+    let sold = if holding {
+        // Still holding: the ticket is this order's, as reserved (a held listing cannot be edited).
+        ticket.hold_order_id == Some(order_id) && holds::sell(conn, ticket.id, order_id, now).await?
+    } else {
+        // The hold ended before the payment was heard of. It buys the listing only as it was reserved:
+        // still listed, same price and currency, and free (someone else's lapsed hold no longer counts).
+        let as_reserved =
+            ticket.deleted_at.is_none() && ticket.price == order.price && ticket.currency == order.currency;
+        if as_reserved && ticket.hold_order_id != Some(order_id) {
+            holds::expire_if_lapsed(conn, &ticket, now).await?;
+        }
+        as_reserved
+            && ticket.status_at(now) == TicketStatus::Available
+            && holds::sell(conn, ticket.id, order_id, now).await?
+    };
+    if sold {
         let completed = store::complete(conn, order_id, now).await?;
         let event = Event::OrderCompleted {
             order_id,
@@ -87,12 +99,12 @@ pub async fn settle(
         outbox::record(conn, &event, now).await?;
         return Ok(if late { Settlement::CompletedLate } else { Settlement::Completed });
     }
-    // Paid, but the listing went to someone else: the money goes back.
-    let requested = store::request_refund(conn, order_id, "paid_after_hold_lapsed", now).await?;
-    if !late {
+    if holding {
         // A holding order always holds its ticket, so this is unreachable unless data was edited by hand.
         tracing::error!(%order_id, "paid holding order did not hold its ticket; refunding");
     }
+    // Paid, but the listing went to someone else or changed: the money goes back.
+    let requested = store::request_refund(conn, order_id, "paid_after_hold_lapsed", now).await?;
     outbox::record(conn, &Event::OrderRefundRequested { order_id, version: requested.version }, now).await?;
     Ok(Settlement::RefundRequested)
 }

@@ -1,14 +1,15 @@
 //! Stripe webhooks: verified by signature, deduplicated by event id in the same transaction as their
-//! effect, and acted on by re-reading the PaymentIntent from Stripe, so late, repeated or out-of-order
-//! deliveries cannot move an order backwards.
+//! effect, and acted on by asking Stripe again where it can be asked (the PaymentIntent, its refunds),
+//! so late, repeated or out-of-order deliveries cannot move an order backwards. No database
+//! connection is held while Stripe answers.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use stripe_gateway::webhook;
 
-use super::refund::finish_refund;
-use super::{Payments, PaymentsError, settle};
+use super::refund::{finish_refund, standing_refund};
+use super::{Payments, PaymentsError, disputes, settle};
 use crate::db::schema::stripe_events;
 use crate::db::{self, DbPool};
 use crate::orders::store;
@@ -24,7 +25,12 @@ pub enum WebhookOutcome {
 }
 
 /// Records the event id; `false` when it was already recorded.
-async fn first_delivery(conn: &mut AsyncPgConnection, id: &str, kind: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+pub(super) async fn first_delivery(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let inserted = diesel::insert_into(stripe_events::table)
         .values((stripe_events::id.eq(id), stripe_events::kind.eq(kind), stripe_events::received_at.eq(now)))
         .on_conflict_do_nothing()
@@ -48,24 +54,27 @@ pub async fn handle(
         TOLERANCE_SECS,
     )
     .map_err(|err| PaymentsError::InvalidSignature(err.to_string()))?;
-    let mut conn = db::conn(pool).await?;
-    let seen = stripe_events::table.find(&event.id).count().get_result::<i64>(&mut conn).await? > 0;
+    let seen = {
+        let mut conn = db::conn(pool).await?;
+        stripe_events::table.find(&event.id).count().get_result::<i64>(&mut conn).await? > 0
+    };
     if seen {
         return Ok(WebhookOutcome::Duplicate);
     }
-    if event.kind.starts_with("payment_intent.") {
+    let kind = event.kind.as_str();
+    if kind.starts_with("payment_intent.") {
         let Some(intent_id) = event.object["id"].as_str() else {
             return Err(PaymentsError::InvalidSignature("event without a PaymentIntent id".into()));
         };
         // Stripe's current word, not the event's snapshot: events may be late or out of order.
         let intent = payments.gateway.retrieve_intent(intent_id).await?;
-        let order = store::find_by_intent(&mut conn, intent_id).await?;
+        let mut conn = db::conn(pool).await?;
         return conn
             .transaction(async |conn| {
-                if !first_delivery(conn, &event.id, &event.kind, now).await? {
+                if !first_delivery(conn, &event.id, kind, now).await? {
                     return Ok::<_, PaymentsError>(WebhookOutcome::Duplicate);
                 }
-                match order {
+                match store::find_by_intent(conn, intent_id).await? {
                     Some(order) => {
                         settle::settle(conn, order.id, &intent, now).await?;
                         Ok(WebhookOutcome::Handled)
@@ -75,27 +84,46 @@ pub async fn handle(
             })
             .await;
     }
-    if event.kind == "charge.refunded" {
+    if kind == "charge.refunded" {
         let intent_id = event.object["payment_intent"].as_str().unwrap_or_default().to_owned();
-        let fully_refunded = event.object["refunded"].as_bool().unwrap_or(false);
-        let refund_id = event.object["refunds"]["data"][0]["id"].as_str().map(str::to_owned);
+        // Whoever refunded (we, or someone in Stripe's dashboard), Stripe's list of refunds says how
+        // much went back.
+        let refunds =
+            if intent_id.is_empty() { vec![] } else { payments.gateway.refunds_of_intent(&intent_id).await? };
+        let mut conn = db::conn(pool).await?;
         return conn
             .transaction(async |conn| {
-                if !first_delivery(conn, &event.id, &event.kind, now).await? {
+                if !first_delivery(conn, &event.id, kind, now).await? {
                     return Ok::<_, PaymentsError>(WebhookOutcome::Duplicate);
                 }
                 let Some(order) = store::find_by_intent(conn, &intent_id).await? else {
                     return Ok(WebhookOutcome::Ignored);
                 };
-                if !fully_refunded || order.refund_requested_at.is_none() || order.status == "refunded" {
+                let paid = order.status == "complete" || order.refund_requested_at.is_some();
+                let Some(refund) = standing_refund(&refunds, order.total).filter(|_| paid) else {
+                    return Ok(WebhookOutcome::Ignored);
+                };
+                if refund.status != stripe_gateway::RefundStatus::Succeeded || order.status == "refunded" {
                     return Ok(WebhookOutcome::Ignored);
                 }
-                let refund_id = refund_id.or(order.refund_id).unwrap_or_else(|| "unknown".into());
-                finish_refund(conn, order.id, &refund_id, now).await?;
+                // Nothing here asked for it: it was made at Stripe.
+                store::note_refund_reason(conn, order.id, "refunded_at_stripe", now).await?;
+                finish_refund(conn, order.id, &refund.id, now).await?;
                 Ok(WebhookOutcome::Handled)
             })
             .await;
     }
-    conn.transaction(async |conn| first_delivery(conn, &event.id, &event.kind, now).await).await?;
+    if kind.starts_with("charge.dispute.") {
+        let mut conn = db::conn(pool).await?;
+        return conn
+            .transaction(async |conn| {
+                if !first_delivery(conn, &event.id, kind, now).await? {
+                    return Ok::<_, PaymentsError>(WebhookOutcome::Duplicate);
+                }
+                Ok(disputes::apply(conn, kind, &event.object, now).await?)
+            })
+            .await;
+    }
+    db::conn(pool).await?.transaction(async |conn| first_delivery(conn, &event.id, kind, now).await).await?;
     Ok(WebhookOutcome::Ignored)
 }

@@ -218,3 +218,43 @@ async fn failed_logins_are_throttled_per_client_address() {
         .expect("send");
     expect_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
+
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn_with(&[("TRUST_FORWARDED_FOR", "true")]).await;
+    app.register("ann@example.com").await;
+    let login = |from: &str, password: &str| {
+        app.request(Method::POST, "/api/users/login")
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": "ann@example.com", "password": password}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(login("203.0.113.9", "wrong password!").await.expect("send").status());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3, "{statuses:?}");
+    expect_status(login("198.51.100.7", "correct horse battery").await.expect("send"), StatusCode::OK).await;
+    let still = login("203.0.113.9", "correct horse battery").await.expect("send");
+    expect_error(still, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_simultaneous_wrong_passwords_get_at_most_five_password_checks() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    app.register("ann@example.com").await;
+    let attempts = (0..30).map(|_| {
+        app.request(Method::POST, "/api/users/login")
+            .json(&json!({"email": "ann@example.com", "password": "wrong password!"}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(attempts).await.into_iter().map(|r| r.expect("send").status()).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(checked, 5, "only five passwords were checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
+    let recorded =
+        crate::support::database::count(&app.database_url, "SELECT count(*) AS count FROM login_failures").await;
+    assert_eq!(recorded, 5);
+}

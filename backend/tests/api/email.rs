@@ -2,7 +2,9 @@ use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::checkout::{GOOD_CARD, charge_at_stripe, order, pay, reserved, start_payment};
+use crate::support::checkout::{
+    GOOD_CARD, LATE, hold_ended_while_stripe_was_down, order, pay, reserved, start_payment, stripe_is_back,
+};
 use crate::support::smtp::SmtpServer;
 use crate::support::{TestApp, expect_status};
 
@@ -62,16 +64,13 @@ async fn the_buyer_gets_a_confirmation_and_then_a_refund_notice() {
 #[tokio::test]
 async fn a_late_payment_that_was_refunded_is_explained() {
     let smtp = SmtpServer::start().await;
-    let app = app_with_smtp(&smtp, &[]).await;
-    let purchase = reserved(&app, 4_500).await;
-    let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
-    app.advance(TimeDelta::minutes(16));
+    let url = smtp.url();
+    let vars = [LATE, &[("SMTP_URL", url.as_str())]].concat();
+    let app = TestApp::spawn_with_faulty_stripe_behind(&vars, TimeDelta::minutes(30)).await;
+    let (purchase, _) = hold_ended_while_stripe_was_down(&app).await;
     let rival = app.register("rival@example.com").await;
     expect_status(app.reserve(&rival, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
-    let intent = started["paymentIntentId"].as_str().expect("intent");
-    charge_at_stripe(&app, intent).await;
-
-    app.dispatcher().drain().await.expect("drain");
+    stripe_is_back(&app).await;
     assert_eq!(order(&app, &purchase.buyer, purchase.order_id()).await["status"], "refunded");
     let mail = smtp.received();
     assert_eq!(mail.len(), 1, "{mail:?}");
@@ -116,7 +115,8 @@ async fn while_smtp_is_down_emails_wait_and_then_go_out_once() {
     let report = app.dispatcher().drain().await.expect("drain");
     assert_eq!(report.delivered, 1, "{report:?}");
     app.advance(TimeDelta::minutes(30));
-    assert_eq!(app.dispatcher().drain().await.expect("drain").attempted(), 0);
+    let later = app.dispatcher().drain().await.expect("drain");
+    assert_eq!((later.retried, later.parked), (0, 0), "{later:?}");
     assert_eq!(smtp.received().len(), 1);
 }
 

@@ -79,7 +79,7 @@ async fn readiness_fails_while_the_database_is_unreachable() {
     })
     .expect("config");
     config.shutdown_grace = std::time::Duration::from_secs(1);
-    let state = ticket_exchange::app::AppState::new(broken, app.clock.clone(), config).expect("state");
+    let state = ticket_exchange::state::AppState::new(broken, app.clock.clone(), config).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
@@ -108,4 +108,82 @@ async fn the_apps_origins_pass_cors_preflight_and_others_do_not() {
     let refused = preflight("https://evil.example").await.expect("send");
     assert!(refused.headers().get("access-control-allow-origin").is_none());
     assert!(!refused.status().is_success());
+}
+
+#[tokio::test]
+async fn a_nul_character_anywhere_is_a_400_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    let nul = "Jazz\u{0}night";
+    let cases = [
+        (
+            app.request(Method::POST, "/api/users/register").json(&serde_json::json!({
+                "email": "a\u{0}b@example.com", "password": "correct horse battery", "termsAccepted": true
+            })),
+            "register",
+        ),
+        (
+            app.request(Method::POST, "/api/users/login").json(&serde_json::json!({
+                "email": "seller\u{0}@example.com", "password": "x"
+            })),
+            "login",
+        ),
+        (
+            app.authed(&seller, Method::POST, "/api/tickets").json(&serde_json::json!({"title": nul, "price": 4_500})),
+            "listing",
+        ),
+        (
+            app.authed(&seller, Method::POST, "/api/tickets")
+                .json(&serde_json::json!({"title": "Jazz", "price": 4_500, "currency": "C\u{0}D"})),
+            "currency",
+        ),
+        (app.request(Method::GET, "/api/tickets?q=Jazz%00night"), "search"),
+        (
+            app.authed(&seller, Method::POST, "/api/payments/confirm").json(&serde_json::json!({
+                "orderId": uuid::Uuid::new_v4(), "cardToken": "tok_\u{0}"
+            })),
+            "card token",
+        ),
+    ];
+    for (request, what) in cases {
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("error body");
+        assert!(body["errors"][0]["code"].is_string(), "{what}: {body}");
+    }
+    let market =
+        expect_status(app.request(Method::GET, "/api/tickets").send().await.expect("send"), StatusCode::OK).await;
+    assert_eq!(market["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_price_stripe_could_not_charge_is_refused_at_create_and_edit() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    for (price, currency, message) in
+        [(49, "CAD", "0.50 CAD"), (49, "USD", "0.50 USD"), (49, "EUR", "0.50 EUR"), (29, "GBP", "0.30 GBP")]
+    {
+        let response = app
+            .authed(&seller, Method::POST, "/api/tickets")
+            .json(&serde_json::json!({"title": "Cheap", "price": price, "currency": currency}))
+            .send()
+            .await
+            .expect("send");
+        let body = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "below_minimum_charge").await;
+        assert_eq!(body["errors"][0]["field"], "price");
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains(message)), "{body}");
+    }
+    let ticket = app.create_ticket(&seller, "Fine", 50).await;
+    let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
+    let response = app
+        .authed(&seller, Method::PUT, &path)
+        .json(&serde_json::json!({"title": "Fine", "price": 10, "version": ticket["version"]}))
+        .send()
+        .await
+        .expect("send");
+    expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "below_minimum_charge").await;
+    let unchanged = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
+    assert_eq!((unchanged["price"].as_i64(), unchanged["version"].as_i64()), (Some(50), ticket["version"].as_i64()));
 }

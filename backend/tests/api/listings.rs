@@ -118,7 +118,7 @@ async fn owners_update_with_the_version_they_saw() {
 
     let stale = app
         .authed(&ann, Method::PUT, &path)
-        .json(&json!({"title": "Lost update", "price": 1, "version": 1}))
+        .json(&json!({"title": "Lost update", "price": 100, "version": 1}))
         .send()
         .await
         .expect("send");
@@ -128,7 +128,7 @@ async fn owners_update_with_the_version_they_saw() {
 
     let invalid = app
         .authed(&ann, Method::PUT, &path)
-        .json(&json!({"title": "", "price": 1, "version": 2}))
+        .json(&json!({"title": "", "price": 100, "version": 2}))
         .send()
         .await
         .expect("send");
@@ -179,7 +179,7 @@ async fn nobody_but_the_owner_can_touch_a_listing() {
     let bob = app.register("bob@example.com").await;
     let ticket = app.create_ticket(&ann, "Concert", 1_000).await;
     let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
-    let update = json!({"title": "Mine now", "price": 1, "version": 1});
+    let update = json!({"title": "Mine now", "price": 100, "version": 1});
 
     let response = app.authed(&bob, Method::PUT, &path).json(&update).send().await.expect("send");
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
@@ -190,12 +190,12 @@ async fn nobody_but_the_owner_can_touch_a_listing() {
     expect_error(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let response = app.request(Method::DELETE, &path).send().await.expect("send");
     expect_error(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let response = app.request(Method::POST, "/api/tickets").json(&json!({"title": "x", "price": 1})).send().await;
+    let response = app.request(Method::POST, "/api/tickets").json(&json!({"title": "x", "price": 100})).send().await;
     expect_error(response.expect("send"), StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let response = app
         .request(Method::POST, "/api/tickets")
         .bearer_auth("not-a-real-token")
-        .json(&json!({"title": "x", "price": 1}))
+        .json(&json!({"title": "x", "price": 100}))
         .send()
         .await;
     expect_error(response.expect("send"), StatusCode::UNAUTHORIZED, "unauthenticated").await;
@@ -221,8 +221,11 @@ async fn sold_listings_stay_readable_but_cannot_be_edited_or_deleted() {
     let path = format!("/api/tickets/{}", sold["id"].as_str().expect("id"));
     let shown = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
     assert_eq!(shown["status"], "sold");
-    let response =
-        app.authed(&ann, Method::PUT, &path).json(&json!({"title": "Changed", "price": 5, "version": 1})).send().await;
+    let response = app
+        .authed(&ann, Method::PUT, &path)
+        .json(&json!({"title": "Changed", "price": 500, "version": 1}))
+        .send()
+        .await;
     expect_error(response.expect("send"), StatusCode::CONFLICT, "ticket_not_editable").await;
     let response = app.authed(&ann, Method::DELETE, &path).send().await.expect("send");
     expect_error(response, StatusCode::CONFLICT, "ticket_not_editable").await;
@@ -249,4 +252,49 @@ async fn a_listing_whose_hold_lapsed_can_be_deleted_before_the_sweep() {
         expect_status(app.authed(&bob, Method::GET, "/api/orders").send().await.expect("send"), StatusCode::OK).await;
     assert_eq!(orders["items"][0]["status"], "cancelled");
     assert_eq!(orders["items"][0]["cancelReason"], "expired");
+}
+
+#[tokio::test]
+async fn an_edit_that_meets_a_lapsed_hold_ends_that_hold_first() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let bob = app.register("bob@example.com").await;
+    let ticket = app.create_ticket(&ann, "Held", 1_000).await;
+    let held = expect_status(app.reserve(&bob, &ticket["id"]).await, StatusCode::CREATED).await;
+    let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
+    app.advance(TimeDelta::minutes(15));
+    let seen = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
+    let response = app
+        .authed(&ann, Method::PUT, &path)
+        .json(&json!({"title": "Held", "price": 900, "version": seen["version"]}))
+        .send()
+        .await
+        .expect("send");
+    let edited = expect_status(response, StatusCode::OK).await;
+    assert_eq!(edited["price"], 900);
+
+    let order_id = held["id"].as_str().expect("id");
+    let db = &app.database_url;
+    let stored = |sql: String| async move { crate::support::database::count(db, &sql).await };
+    assert_eq!(
+        stored(format!("SELECT count(*) AS count FROM orders WHERE id = '{order_id}' AND status = 'cancelled' AND cancel_reason = 'expired'")).await,
+        1,
+        "the lapsed hold's order ended as expired, in the database"
+    );
+    assert_eq!(
+        stored(format!(
+            "SELECT count(*) AS count FROM tickets WHERE id = '{}' AND status = 'available' AND hold_order_id IS NULL",
+            ticket["id"].as_str().expect("id")
+        ))
+        .await,
+        1,
+        "the ticket no longer names the old hold"
+    );
+    assert_eq!(
+        stored(format!(
+            "SELECT count(*) AS count FROM outbox_events WHERE kind = 'order.expired' AND aggregate_id = '{order_id}'"
+        ))
+        .await,
+        1
+    );
 }

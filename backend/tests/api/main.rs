@@ -6,6 +6,7 @@ mod errors;
 mod faults;
 mod listings;
 mod migrations;
+mod money_faults;
 mod openapi;
 mod operations;
 mod orders;

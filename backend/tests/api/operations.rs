@@ -18,7 +18,7 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
     let ticket = format!("/api/tickets/{}", purchase.ticket["id"].as_str().expect("id"));
     let order = format!("/api/orders/{}", purchase.order_id());
     let order_id = json!({"orderId": purchase.order_id()});
-    let edit = json!({"title": "Mine now", "price": 1, "version": 1});
+    let edit = json!({"title": "Mine now", "price": 100, "version": 1});
     let token = app.stripe().card_token(GOOD_CARD).await;
     let confirm = json!({"orderId": purchase.order_id(), "cardToken": token, "billing": billing()});
 

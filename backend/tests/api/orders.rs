@@ -43,7 +43,7 @@ async fn a_reservation_holds_the_listing_for_fifteen_minutes() {
 
     let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
     let edit =
-        app.authed(&seller, Method::PUT, &path).json(&json!({"title": "x", "price": 1, "version": 2})).send().await;
+        app.authed(&seller, Method::PUT, &path).json(&json!({"title": "x", "price": 100, "version": 2})).send().await;
     expect_error(edit.expect("send"), StatusCode::CONFLICT, "ticket_not_editable").await;
     let delete = app.authed(&seller, Method::DELETE, &path).send().await.expect("send");
     expect_error(delete, StatusCode::CONFLICT, "ticket_not_editable").await;

@@ -31,8 +31,9 @@ async fn deliveries(app: &TestApp) -> Vec<DeliveryState> {
 
 /// Reserves and cancels one ticket: one `order.cancelled` event for the payments consumer.
 async fn cancelled_order(app: &TestApp) {
-    let seller = app.register("seller@example.com").await;
-    let buyer = app.register("buyer@example.com").await;
+    let someone = uuid::Uuid::new_v4().simple();
+    let seller = app.register(&format!("seller-{someone}@example.com")).await;
+    let buyer = app.register(&format!("buyer-{someone}@example.com")).await;
     let ticket = app.create_ticket(&seller, "Jazz night", 4_500).await;
     let order = expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
     let path = format!("/api/orders/{}/cancel", order["id"].as_str().expect("id"));
@@ -195,4 +196,136 @@ async fn killing_the_server_between_commit_and_delivery_loses_no_event() {
         });
     assert_eq!(restarted.drain().await.expect("drain").delivered, 1);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A dispatcher whose consumer waits until the test lets it finish, telling the test when it starts.
+fn gated(
+    app: &TestApp,
+    outcome: Result<(), &'static str>,
+) -> (Dispatcher, tokio::sync::mpsc::UnboundedReceiver<i64>, Arc<tokio::sync::Notify>) {
+    let (started, starts) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let opened = gate.clone();
+    let dispatcher = Dispatcher::new(app.pool.clone(), app.clock.clone(), policy(5)).register(
+        consumers::CANCEL_PAYMENT,
+        move |delivery| {
+            let (started, opened) = (started.clone(), opened.clone());
+            async move {
+                let _ = started.send(delivery.event_id);
+                opened.notified().await;
+                outcome.map_err(ConsumerError::new)
+            }
+        },
+    );
+    (dispatcher, starts, gate)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_whose_lease_ran_out_cannot_overwrite_the_current_holder() {
+    let app = TestApp::spawn().await;
+    cancelled_order(&app).await;
+    let (stale, mut stale_started, stale_gate) = gated(&app, Err("too late to matter"));
+    let (current, mut current_started, current_gate) = gated(&app, Ok(()));
+
+    let stale_run = tokio::spawn(async move { stale.dispatch_due(1).await });
+    stale_started.recv().await.expect("the first dispatcher claimed it");
+    app.advance(TimeDelta::seconds(61));
+    let current_run = tokio::spawn(async move { current.dispatch_due(1).await });
+    current_started.recv().await.expect("the lease ran out and the second dispatcher took over");
+
+    stale_gate.notify_one();
+    let stale_report = stale_run.await.expect("join").expect("dispatch");
+    assert_eq!((stale_report.fenced, stale_report.retried), (1, 0), "{stale_report:?}");
+    app.advance(TimeDelta::seconds(5));
+    let (bystander, _, _) = gated(&app, Ok(()));
+    assert_eq!(bystander.dispatch_due(10).await.expect("dispatch").attempted(), 0, "still the current holder's");
+
+    current_gate.notify_one();
+    assert_eq!(current_run.await.expect("join").expect("dispatch").delivered, 1);
+    assert_eq!(deliveries(&app).await, [DeliveryState { status: "delivered".into(), attempts: 2, last_error: None }]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_covers_the_delivery_being_worked_on_not_a_batch() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        cancelled_order(&app).await;
+    }
+    let (slow, mut slow_started, slow_gate) = gated(&app, Ok(()));
+    let slow_run = tokio::spawn(async move { slow.dispatch_due(100).await });
+    slow_started.recv().await.expect("claimed one");
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let other = Dispatcher::new(app.pool.clone(), app.clock.clone(), policy(5)).register(
+        consumers::CANCEL_PAYMENT,
+        move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        },
+    );
+    assert_eq!(other.drain().await.expect("drain").delivered, 2, "the rest are not locked up behind a slow one");
+    slow_gate.notify_one();
+    assert_eq!(slow_run.await.expect("join").expect("dispatch").delivered, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn work_in_another_workers_hands_is_put_off_without_counting_an_attempt() {
+    let app = TestApp::spawn().await;
+    cancelled_order(&app).await;
+    let busy = Arc::new(AtomicUsize::new(2));
+    let left = busy.clone();
+    let dispatcher = Dispatcher::new(app.pool.clone(), app.clock.clone(), policy(1)).register(
+        consumers::CANCEL_PAYMENT,
+        move |_| {
+            let still_busy = left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            async move { if still_busy { Err(ConsumerError::busy("another worker is on it")) } else { Ok(()) } }
+        },
+    );
+    for _ in 0..2 {
+        let report = dispatcher.drain().await.expect("drain");
+        assert_eq!((report.deferred, report.parked), (1, 0), "{report:?}");
+        assert_eq!(deliveries(&app).await[0].attempts, 0, "not an attempt");
+        app.advance(TimeDelta::seconds(2));
+    }
+    assert_eq!(dispatcher.drain().await.expect("drain").delivered, 1, "one real attempt, within max_attempts = 1");
+}
+
+#[tokio::test]
+async fn operators_list_parked_deliveries_and_re_drive_them() {
+    let app = TestApp::spawn().await;
+    cancelled_order(&app).await;
+    let failing = Dispatcher::new(app.pool.clone(), app.clock.clone(), policy(1))
+        .register(consumers::CANCEL_PAYMENT, |_| async { Err(ConsumerError::new("Stripe key revoked")) });
+    assert_eq!(failing.drain().await.expect("drain").parked, 1);
+
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-exchange"))
+            .arg("outbox")
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .expect("run the CLI");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let listed = cli(&["parked"]);
+    let line = listed.lines().next().expect("one parked delivery");
+    assert!(line.contains(consumers::CANCEL_PAYMENT) && line.contains("order.cancelled"), "{listed}");
+    assert!(line.contains("Stripe key revoked"), "{listed}");
+    let event_id = line.split('\t').next().expect("event id");
+
+    assert!(cli(&["retry", event_id]).contains("1 deliveries"));
+    assert_eq!(
+        deliveries(&app).await[0],
+        DeliveryState { status: "pending".into(), attempts: 0, last_error: Some("Stripe key revoked".into()) }
+    );
+    // The command puts it due at the real time; the test's clock catches up.
+    app.advance(chrono::Utc::now() - app.clock_now() + TimeDelta::seconds(1));
+    let fixed = Dispatcher::new(app.pool.clone(), app.clock.clone(), policy(1))
+        .register(consumers::CANCEL_PAYMENT, |_| async { Ok(()) });
+    assert_eq!(fixed.drain().await.expect("drain").delivered, 1);
+    assert_eq!(cli(&["parked"]).trim(), "no parked deliveries");
 }

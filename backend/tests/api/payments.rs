@@ -7,7 +7,8 @@ use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 use ticket_exchange::payments::reconcile::reconcile;
 
 use crate::support::checkout::{
-    DECLINED_CARD, GOOD_CARD, Purchase, billing, charge_at_stripe, order, pay, reserved, start_payment, ticket_status,
+    DECLINED_CARD, GOOD_CARD, LATE, Purchase, billing, charge_at_stripe, hold_ended_while_stripe_was_down, order, pay,
+    reserved, start_payment, stripe_is_back, ticket_status,
 };
 use crate::support::stripe::{LocalStripe, WEBHOOK_SECRET};
 use crate::support::{TestApp, expect_error, expect_status};
@@ -145,14 +146,18 @@ async fn a_lapsed_hold_cannot_be_paid_and_its_payment_intent_is_cancelled() {
     )
     .await;
 
-    assert_eq!(sweep_lapsed_holds(&app.pool, app.clock_now(), 100).await.expect("sweep"), 1);
+    // The payment started, so the ticket is not released without asking Stripe first.
+    assert_eq!(sweep_lapsed_holds(&app.pool, app.clock_now(), 100).await.expect("sweep"), 0);
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "held");
     let report = app.dispatcher().drain().await.expect("drain");
-    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!((report.retried, report.parked), (0, 0), "{report:?}");
     let intent =
         app.stripe().get(&format!("/payment_intents/{}", started["paymentIntentId"].as_str().expect("id"))).await;
     assert_eq!(intent["status"], "canceled");
     let seen = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!((seen["status"].as_str(), seen["paymentStatus"].as_str()), (Some("cancelled"), Some("canceled")));
+    assert_eq!(seen["cancelReason"], "expired");
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "available", "released once Stripe said unpaid");
 }
 
 #[tokio::test]
@@ -269,19 +274,11 @@ async fn localstripes_own_signed_webhook_completes_the_order() {
 
 #[tokio::test]
 async fn a_payment_after_the_hold_lapsed_is_honoured_while_the_listing_is_free() {
-    let app = TestApp::spawn_with_stripe(&[]).await;
-    let purchase = reserved(&app, 4_500).await;
-    let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
-    app.advance(TimeDelta::minutes(16));
-    assert_eq!(sweep_lapsed_holds(&app.pool, app.clock_now(), 100).await.expect("sweep"), 1);
-    assert_eq!(ticket_status(&app, &purchase.ticket).await, "available");
-    // The card was charged just as the hold ran out, before the PaymentIntent could be cancelled.
-    let intent = started["paymentIntentId"].as_str().expect("intent");
-    charge_at_stripe(&app, intent).await;
-
-    app.dispatcher().drain().await.expect("drain");
+    let app = TestApp::spawn_with_faulty_stripe_behind(LATE, TimeDelta::minutes(30)).await;
+    let (purchase, intent) = hold_ended_while_stripe_was_down(&app).await;
+    stripe_is_back(&app).await;
     let honoured = order(&app, &purchase.buyer, purchase.order_id()).await;
-    assert_eq!(honoured["status"], "complete");
+    assert_eq!(honoured["status"], "complete", "{honoured}");
     assert_eq!(ticket_status(&app, &purchase.ticket).await, "sold");
     assert_eq!(
         app.stripe().get(&format!("/refunds?payment_intent={intent}")).await["data"].as_array().map(Vec::len),
@@ -291,17 +288,12 @@ async fn a_payment_after_the_hold_lapsed_is_honoured_while_the_listing_is_free()
 
 #[tokio::test]
 async fn a_payment_after_the_hold_lapsed_is_refunded_when_the_listing_was_resold() {
-    let app = TestApp::spawn_with_stripe(&[]).await;
-    let purchase = reserved(&app, 4_500).await;
-    let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
-    app.advance(TimeDelta::minutes(16));
+    let app = TestApp::spawn_with_faulty_stripe_behind(LATE, TimeDelta::minutes(30)).await;
+    let (purchase, intent) = hold_ended_while_stripe_was_down(&app).await;
     let rival = app.register("rival@example.com").await;
     let rivals = expect_status(app.reserve(&rival, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
 
-    let intent = started["paymentIntentId"].as_str().expect("intent");
-    charge_at_stripe(&app, intent).await;
-
-    app.dispatcher().drain().await.expect("drain");
+    stripe_is_back(&app).await;
     let refunded = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!(refunded["status"], "refunded", "{refunded}");
     assert_eq!(refunded["refundReason"], "paid_after_hold_lapsed");
@@ -311,6 +303,38 @@ async fn a_payment_after_the_hold_lapsed_is_refunded_when_the_listing_was_resold
     assert_eq!(ticket_status(&app, &purchase.ticket).await, "held", "the rival's hold is untouched");
     assert_eq!(order(&app, &rival, rivals["id"].as_str().expect("id")).await["status"], "created");
     assert_eq!(app.dispatcher().drain().await.expect("drain again").attempted(), 0);
+}
+
+#[tokio::test]
+async fn a_late_payment_buys_the_listing_only_as_it_was_reserved() {
+    for change in ["price", "currency", "delete"] {
+        let app = TestApp::spawn_with_faulty_stripe_behind(LATE, TimeDelta::minutes(30)).await;
+        let (purchase, intent) = hold_ended_while_stripe_was_down(&app).await;
+        let path = format!("/api/tickets/{}", purchase.ticket["id"].as_str().expect("id"));
+        let listing = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
+        let (price, currency) = match change {
+            "price" => (3_000, "CAD"),
+            _ => (4_500, "USD"),
+        };
+        let edit = match change {
+            "delete" => app.authed(&purchase.seller, Method::DELETE, &format!("{path}?version={}", listing["version"])),
+            _ => app.authed(&purchase.seller, Method::PUT, &path).json(&json!({
+                "title": "Jazz night", "price": price, "currency": currency, "version": listing["version"]
+            })),
+        };
+        let status = edit.send().await.expect("send").status();
+        assert!(status.is_success(), "{change}: {status}");
+
+        stripe_is_back(&app).await;
+        let refunded = order(&app, &purchase.buyer, purchase.order_id()).await;
+        assert_eq!(
+            (refunded["status"].as_str(), refunded["refundReason"].as_str()),
+            (Some("refunded"), Some("paid_after_hold_lapsed")),
+            "{change}: never completed at the old terms: {refunded}"
+        );
+        let refunds = app.stripe().get(&format!("/refunds?payment_intent={intent}")).await;
+        assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1), "{change}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,9 @@ pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<ty
             if order.refund_pending {
                 p { class: "muted", "Refund in progress" }
             }
+            if order.dispute == Some(types::DisputeStatus::Open) {
+                p { class: "muted", "Payment disputed by the card holder's bank" }
+            }
             div { class: "card-actions",
                 if payable {
                     Link { class: "button", to: Route::Checkout { id: id.clone() }, "Pay" }

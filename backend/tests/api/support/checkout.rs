@@ -1,8 +1,11 @@
 //! A buyer's way through checkout, for tests of what comes after.
 
+use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 
+use super::fault_proxy::Fault;
 use super::{Session, TestApp, expect_status};
 
 pub const GOOD_CARD: &str = "4242424242424242";
@@ -60,11 +63,42 @@ pub async fn ticket_status(app: &TestApp, ticket: &Value) -> String {
 /// Charges the PaymentIntent at Stripe directly, as the buyer's card would be charged without our
 /// server taking part (a late payment, or one whose confirmation our server never recorded).
 pub async fn charge_at_stripe(app: &TestApp, intent: &str) {
-    let gateway = &app.state.payments.as_ref().expect("payments").gateway;
+    // Straight to localstripe, past any fault proxy in front of it.
+    let gateway =
+        stripe_gateway::StripeGateway::new(super::stripe::SECRET_KEY, Some(&app.stripe().url)).expect("gateway");
+    let gateway = &gateway;
     let customer = app.stripe().get("/customers").await["data"][0]["id"].as_str().expect("customer").to_owned();
     let token = app.stripe().card_token(GOOD_CARD).await;
     let card = gateway.attach_card(&customer, &token, &format!("{intent}-card")).await.expect("card");
     gateway.attach_payment_method(intent, &card, &format!("{intent}-attach")).await.expect("attach");
     let charged = gateway.confirm_intent(intent, &format!("{intent}-confirm")).await.expect("confirm");
     assert_eq!(charged.status, stripe_gateway::IntentStatus::Succeeded);
+}
+
+/// A hold whose payment started, reserved half an hour before localstripe's "now", that ended (grace
+/// included) while Stripe could not be reached; the card is charged only now, after the hold ended.
+pub async fn hold_ended_while_stripe_was_down(app: &TestApp) -> (Purchase, String) {
+    let purchase = reserved(app, 4_500).await;
+    let started = expect_status(start_payment(app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    let intent = started["paymentIntentId"].as_str().expect("intent").to_owned();
+    app.stripe_faults().on("/v1/").apply(Fault::Fail(503));
+    app.advance(TimeDelta::minutes(15));
+    let report = app.dispatcher().drain().await.expect("drain");
+    assert_eq!((report.delivered, report.retried), (0, 1), "Stripe could not be asked: {report:?}");
+    assert_eq!(ticket_status(app, &purchase.ticket).await, "held", "held while Stripe cannot say");
+    app.advance(TimeDelta::minutes(6));
+    assert_eq!(sweep_lapsed_holds(&app.pool, app.clock_now(), 100).await.expect("sweep"), 1, "grace is over");
+    assert_eq!(ticket_status(app, &purchase.ticket).await, "available");
+    charge_at_stripe(app, &intent).await;
+    (purchase, intent)
+}
+
+/// A short grace, for tests of what happens after it.
+pub const LATE: &[(&str, &str)] = &[("PAYMENT_GRACE", "5m")];
+
+/// Lets Stripe answer again and runs every due delivery.
+pub async fn stripe_is_back(app: &TestApp) {
+    app.stripe_faults().heal();
+    app.advance(TimeDelta::minutes(11));
+    app.dispatcher().drain().await.expect("drain");
 }

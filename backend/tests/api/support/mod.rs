@@ -3,6 +3,7 @@
 
 pub mod checkout;
 pub mod database;
+pub mod fault_proxy;
 pub mod postgres;
 pub mod process;
 pub mod seed;
@@ -15,10 +16,11 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use poem::listener::TcpAcceptor;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use ticket_exchange::app::{self, AppState};
+use ticket_exchange::app;
 use ticket_exchange::clock::ManualClock;
 use ticket_exchange::config::Config;
 use ticket_exchange::db::{self, DbPool};
+use ticket_exchange::state::AppState;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -35,6 +37,10 @@ pub struct TestApp {
     pub database_url: String,
     pub state: Arc<AppState>,
     pub stripe: Option<stripe::LocalStripe>,
+    /// Between the server and localstripe, when started with [`TestApp::spawn_with_faulty_stripe`].
+    pub stripe_proxy: Option<fault_proxy::FaultProxy>,
+    /// Between localstripe's webhooks and the server, likewise.
+    pub webhook_proxy: Option<fault_proxy::FaultProxy>,
     client: reqwest::Client,
     /// Where emails go when the test names no SMTP server or directory; removed with the app.
     mail_dir: std::path::PathBuf,
@@ -67,11 +73,46 @@ impl TestApp {
     /// A server paying through its own localstripe, whose signed webhooks reach the server. The clock
     /// starts at the real time, as localstripe signs with it.
     pub async fn spawn_with_stripe(vars: &[(&str, &str)]) -> Self {
+        Self::spawn_stripe(vars, false, TimeDelta::zero()).await
+    }
+
+    /// Like [`Self::spawn_with_stripe`], with a [`fault_proxy::FaultProxy`] between the server and
+    /// localstripe and another between localstripe's webhooks and the server.
+    pub async fn spawn_with_faulty_stripe(vars: &[(&str, &str)]) -> Self {
+        Self::spawn_stripe(vars, true, TimeDelta::zero()).await
+    }
+
+    /// Like [`Self::spawn_with_faulty_stripe`], with the server's clock `behind` localstripe's (the
+    /// real time): a payment made now at localstripe happened `behind` after the server's "now". The
+    /// server refuses localstripe's own webhooks then (their signatures look like the future).
+    pub async fn spawn_with_faulty_stripe_behind(vars: &[(&str, &str)], behind: TimeDelta) -> Self {
+        Self::spawn_stripe(vars, true, behind).await
+    }
+
+    async fn spawn_stripe(vars: &[(&str, &str)], faults: bool, behind: TimeDelta) -> Self {
         let stripe = stripe::LocalStripe::start().await;
-        let app = Self::start(vars, Some(stripe), Utc::now()).await;
-        let webhook = app.url("/api/webhooks/stripe");
+        let stripe_proxy = if faults { Some(fault_proxy::FaultProxy::start(&stripe.url).await) } else { None };
+        let api_base = stripe_proxy.as_ref().map_or_else(|| stripe.url.clone(), |proxy| proxy.url.clone());
+        let mut app = Self::start(vars, Some((stripe, api_base)), Utc::now() - behind).await;
+        let mut webhook = app.url("/api/webhooks/stripe");
+        if faults {
+            let proxy = fault_proxy::FaultProxy::start(&app.base_url).await;
+            webhook = format!("{}/api/webhooks/stripe", proxy.url);
+            app.webhook_proxy = Some(proxy);
+        }
+        app.stripe_proxy = stripe_proxy;
         app.stripe().register_webhook(&webhook).await;
         app
+    }
+
+    /// The proxy between the server and localstripe.
+    pub fn stripe_faults(&self) -> &fault_proxy::FaultProxy {
+        self.stripe_proxy.as_ref().expect("started with spawn_with_faulty_stripe")
+    }
+
+    /// The proxy between localstripe's webhooks and the server.
+    pub fn webhook_faults(&self) -> &fault_proxy::FaultProxy {
+        self.webhook_proxy.as_ref().expect("started with spawn_with_faulty_stripe")
     }
 
     pub fn stripe(&self) -> &stripe::LocalStripe {
@@ -82,13 +123,17 @@ impl TestApp {
         self.stripe.as_mut().expect("started with spawn_with_stripe")
     }
 
-    async fn start(vars: &[(&str, &str)], stripe: Option<stripe::LocalStripe>, start: chrono::DateTime<Utc>) -> Self {
+    async fn start(
+        vars: &[(&str, &str)],
+        stripe: Option<(stripe::LocalStripe, String)>,
+        start: chrono::DateTime<Utc>,
+    ) -> Self {
         let stripe_vars: Vec<(&str, String)> = match &stripe {
-            Some(local) => vec![
+            Some((local, api_base)) => vec![
                 ("STRIPE_SECRET_KEY", stripe::SECRET_KEY.to_owned()),
                 ("STRIPE_PUBLISHABLE_KEY", stripe::PUBLISHABLE_KEY.to_owned()),
                 ("STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET.to_owned()),
-                ("STRIPE_API_BASE", local.url.clone()),
+                ("STRIPE_API_BASE", api_base.clone()),
                 ("STRIPE_JS_URL", format!("{}/js.stripe.com/v3/", local.url)),
             ],
             None => vec![],
@@ -99,14 +144,12 @@ impl TestApp {
             if name == "DATABASE_URL" {
                 return Some(database_url.clone());
             }
-            if name == "DATABASE_POOL_SIZE" {
-                return Some("8".into());
-            }
             vars.iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
                 .or_else(|| stripe_vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()))
                 .or_else(|| (name == "MAIL_DIR").then(|| mail_dir.display().to_string()))
+                .or_else(|| (name == "DATABASE_POOL_SIZE").then(|| "8".to_owned()))
         })
         .expect("test configuration");
         let pool = db::connect(&config.database().expect("connector"), config.database_pool_size).expect("pool");
@@ -121,7 +164,20 @@ impl TestApp {
             let _ = stop.await;
         }));
         let client = reqwest::Client::builder().build().expect("client");
-        Self { base_url, clock, pool, database_url, state, stripe, client, mail_dir, _shutdown: shutdown }
+        let stripe = stripe.map(|(local, _)| local);
+        Self {
+            base_url,
+            clock,
+            pool,
+            database_url,
+            state,
+            stripe,
+            stripe_proxy: None,
+            webhook_proxy: None,
+            client,
+            mail_dir,
+            _shutdown: shutdown,
+        }
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {

@@ -1,0 +1,46 @@
+//! [`AppState`]: what every request handler, job and consumer can reach.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::metrics::Metrics;
+use crate::notifications::{Mailer, Notifier};
+use crate::payments::Payments;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    /// Stripe, when configured.
+    pub payments: Option<Arc<Payments>>,
+    pub notifier: Arc<Notifier>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<Arc<Self>> {
+        let payments = match &config.stripe {
+            Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let notifier = Arc::new(Notifier {
+            metrics: metrics.clone(),
+            mailer: Mailer::new(&config.mail)?,
+            pool: pool.clone(),
+            clock: clock.clone(),
+            public_url: config.public_url.clone(),
+            hold_minutes: config.orders.hold.as_secs() / 60,
+        });
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics }))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
