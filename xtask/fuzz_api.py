@@ -1,18 +1,21 @@
 """Fuzzes the running server's API with schemathesis, signed in.
 
-Usage: python fuzz_api.py BASE_URL REPORT_DIR
+Usage: python fuzz_api.py BASE_URL STRIPE_URL REPORT_DIR
 
-Sets up a small market (the fuzzing account's own listing, and an order it holds on a seller's
-listing), then runs schemathesis over every operation of the server's own spec
-(`/api/openapi.json`) with a fixed seed and a bounded number of cases per operation, sending the
-account's bearer token. Operations that take an id get those real ids, so cases reach the handlers'
-rules instead of stopping at 404. Fails on any 5xx and on any response the spec does not allow. A
-JUnit report goes to REPORT_DIR.
+Sets up a small market (the fuzzing account's own listings, one to edit and one to delete; a seller's
+listing to reserve; orders it holds, one to cancel and one to pay; and one it has paid, to refund,
+paid with a card token from the Stripe stand-in at STRIPE_URL), then runs schemathesis over every
+operation of the server's own spec (`/api/openapi.json`) with a fixed seed, FUZZ_CASES cases per
+operation (default 30), sending the account's bearer token. Every operation that takes an id gets a
+real one of its own, so cases reach the handlers' rules instead of stopping at 404, and a
+`missing_test_data` warning fails the run. Fails on any 5xx and on any response the spec does not
+allow. A JUnit report goes to REPORT_DIR.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,7 +25,8 @@ import uuid
 from pathlib import Path
 
 SEED = "20261123"
-MAX_EXAMPLES = "30"
+MAX_EXAMPLES = os.environ.get("FUZZ_CASES", "30")
+PUBLISHABLE_KEY = "pk_test_ticket_exchange"
 LOGOUT = "/api/users/logout"
 CHECKS = ",".join(
     [
@@ -58,21 +62,49 @@ def wait_until_ready(base_url: str) -> None:
     raise SystemExit(f"the server at {base_url} did not become ready")
 
 
-def known_ids(config: Path, ticket_id: str, order_id: str) -> None:
-    """A schemathesis config giving id-taking operations ids that exist."""
+def card_token(stripe_url: str) -> str:
+    """What Stripe.js `createToken` gives for the test card 4242 4242 4242 4242."""
+    form = "card[number]=4242424242424242&card[exp_month]=12&card[exp_year]=2031&card[cvc]=123"
+    request = urllib.request.Request(
+        f"{stripe_url}/v1/tokens",
+        data=f"{form}&key={PUBLISHABLE_KEY}".encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["id"]
+
+
+def known_ids(config: Path, ids: dict[str, str]) -> None:
+    """A schemathesis config giving each id-taking operation an id that exists, of its own."""
     config.write_text(
         f"""
-[[operations]]
-include-path = "/api/tickets/{{id}}"
-parameters = {{ "path.id" = "{ticket_id}" }}
+[warnings]
+fail-on = ["missing_test_data"]
 
 [[operations]]
-include-path-regex = '^/api/orders/'
-parameters = {{ "path.id" = "{order_id}" }}
+include-operation-id-regex = "^(get_ticket|update_ticket)$"
+parameters = {{ "path.id" = "{ids['edit']}" }}
 
 [[operations]]
-include-path-regex = '^/api/payments'
-parameters = {{ "body.orderId" = "{order_id}" }}
+include-operation-id = "delete_ticket"
+parameters = {{ "path.id" = "{ids['delete']}" }}
+
+[[operations]]
+include-operation-id = "reserve_ticket"
+parameters = {{ "body.ticketId" = "{ids['reserve']}" }}
+
+[[operations]]
+include-operation-id-regex = "^(get_order|cancel_order)$"
+parameters = {{ "path.id" = "{ids['cancel']}" }}
+
+[[operations]]
+include-operation-id-regex = "^(start_payment|confirm_payment)$"
+parameters = {{ "body.orderId" = "{ids['pay']}" }}
+
+[[operations]]
+include-operation-id = "refund_order"
+parameters = {{ "path.id" = "{ids['refund']}" }}
 """
     )
 
@@ -112,23 +144,42 @@ def schemathesis(base_url: str, token: str, report_dir: Path, config: Path, path
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    base_url, report_dir = sys.argv[1].rstrip("/"), Path(sys.argv[2])
+    base_url, stripe_url, report_dir = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/"), Path(sys.argv[3])
     report_dir.mkdir(parents=True, exist_ok=True)
     wait_until_ready(base_url)
+
     def register(who: str) -> str:
         email = f"{who}-{uuid.uuid4().hex[:12]}@example.com"
         body = {"email": email, "password": "fuzzing password", "termsAccepted": True}
         return post(base_url, "/api/users/register", body)["token"]
 
     token, seller = register("fuzz"), register("seller")
-    own = post(base_url, "/api/tickets", {"title": "Fuzzed concert", "price": 4200}, token)
-    theirs = post(base_url, "/api/tickets", {"title": "Seller's concert", "price": 5100}, seller)
-    order = post(base_url, "/api/orders", {"ticketId": theirs["id"]}, token)
+
+    def listing(owner: str, title: str) -> str:
+        return post(base_url, "/api/tickets", {"title": title, "price": 4200}, owner)["id"]
+
+    def reserved() -> str:
+        return post(base_url, "/api/orders", {"ticketId": listing(seller, "Seller's concert")}, token)["id"]
+
+    paid = reserved()
+    post(base_url, "/api/payments", {"orderId": paid}, token)
+    billing = {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Toronto", "postalCode": "M5V 2T6", "country": "CA"}
+    confirm = {"orderId": paid, "cardToken": card_token(stripe_url), "billing": billing}
+    if post(base_url, "/api/payments/confirm", confirm, token)["order"]["status"] != "complete":
+        raise SystemExit("the order to refund could not be paid")
+    ids = {
+        "edit": listing(token, "Fuzzed concert"),
+        "delete": listing(token, "Concert to delete"),
+        "reserve": listing(seller, "Concert to reserve"),
+        "cancel": reserved(),
+        "pay": reserved(),
+        "refund": paid,
+    }
     config = report_dir / "schemathesis.toml"
-    known_ids(config, own["id"], order["id"])
+    known_ids(config, ids)
 
     # Everything but logout first (logging out ends the session the run signs in with), then logout.
     everything = schemathesis(base_url, token, report_dir / "operations", config, ["--exclude-path", LOGOUT])

@@ -75,6 +75,10 @@ pub struct IntentSnapshot {
     pub last_error: Option<String>,
     /// When Stripe charged the card (the latest charge's creation, Unix seconds), once it succeeded.
     pub paid_at: Option<i64>,
+    /// Some or all of the charge has been refunded, whoever asked.
+    pub refunded: bool,
+    /// The charge has been disputed by the card holder's bank.
+    pub disputed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,18 +197,29 @@ impl From<RefundWire> for RefundSnapshot {
     }
 }
 
-/// The creation time of a succeeded, expanded charge.
-fn charge_time(charge: Option<&miniserde::json::Value>) -> Option<i64> {
+/// What an expanded charge says: when it was made (if it succeeded), and whether any of it was
+/// refunded or disputed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ChargeFacts {
+    paid_at: Option<i64>,
+    refunded: bool,
+    disputed: bool,
+}
+
+fn charge_facts(charge: Option<&miniserde::json::Value>) -> ChargeFacts {
     use miniserde::json::{Number, Value};
-    let Some(Value::Object(charge)) = charge else { return None };
-    match charge.get("status") {
-        Some(Value::String(status)) if status == "succeeded" => {}
-        _ => return None,
-    }
-    match charge.get("created") {
-        Some(Value::Number(Number::U64(created))) => i64::try_from(*created).ok(),
-        Some(Value::Number(Number::I64(created))) => Some(*created),
+    let Some(Value::Object(charge)) = charge else { return ChargeFacts::default() };
+    let number = |key: &str| match charge.get(key) {
+        Some(Value::Number(Number::U64(value))) => i64::try_from(*value).ok(),
+        Some(Value::Number(Number::I64(value))) => Some(*value),
         _ => None,
+    };
+    let flag = |key: &str| matches!(charge.get(key), Some(Value::Bool(true)));
+    let succeeded = matches!(charge.get("status"), Some(Value::String(status)) if status == "succeeded");
+    ChargeFacts {
+        paid_at: if succeeded { number("created") } else { None },
+        refunded: flag("refunded") || number("amount_refunded").is_some_and(|amount| amount > 0),
+        disputed: flag("disputed"),
     }
 }
 
@@ -213,10 +228,12 @@ impl TryFrom<IntentWire> for IntentSnapshot {
 
     fn try_from(wire: IntentWire) -> Result<Self, GatewayError> {
         let status = IntentStatus::parse(&wire.status)?;
-        let paid_at = if status == IntentStatus::Succeeded { charge_time(wire.latest_charge.as_ref()) } else { None };
+        let charge = charge_facts(wire.latest_charge.as_ref());
         Ok(Self {
             status,
-            paid_at,
+            paid_at: if status == IntentStatus::Succeeded { charge.paid_at } else { None },
+            refunded: charge.refunded,
+            disputed: charge.disputed,
             id: wire.id,
             amount: wire.amount,
             currency: wire.currency,

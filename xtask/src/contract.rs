@@ -20,8 +20,11 @@ pub fn check(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&client))?;
     run(Command::new("npm").args(["run", "--silent", "check"]).current_dir(&client))?;
     println!("contract: the TypeScript client generated from openapi.yaml compiles");
-    fuzz(root, cluster, python)
+    fuzz(root, cluster, python, CI_CASES)
 }
+
+/// Cases an operation in the bounded run `cargo xtask test` makes.
+const CI_CASES: u32 = 30;
 
 /// Kills the server when the fuzzing ends, however it ends.
 struct Server(Child);
@@ -33,7 +36,8 @@ impl Drop for Server {
     }
 }
 
-fn fuzz(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
+/// schemathesis over every operation of a server started here, `cases` cases an operation.
+pub fn fuzz(root: &Path, cluster: &Cluster, python: &Path, cases: u32) -> Result<()> {
     let binary = crate::run::server_binary(root)?;
     cluster.ensure_database("fuzz")?;
     let stripe = LocalStripe::start(root, python, None)?;
@@ -51,15 +55,20 @@ fn fuzz(root: &Path, cluster: &Cluster, python: &Path) -> Result<()> {
             .env("STRIPE_API_BASE", stripe.url())
             .env("MAIL_DIR", &mail)
             .env("RUST_LOG", "error")
-            // schemathesis is one client sending over a thousand requests; let them reach the handlers.
+            // schemathesis is one client sending thousands of requests; let them reach the handlers.
             .env("RATE_LIMIT_PER_MINUTE", "0")
+            .env("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000000")
+            .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1000000")
+            .env("MAX_LIVE_HOLDS", "100")
             .stdout(Stdio::null())
             .spawn()
             .context("starting the server to fuzz")?,
     );
     let result = run(Command::new(python.join("python"))
+        .env("FUZZ_CASES", cases.to_string())
         .arg(root.join("xtask/fuzz_api.py"))
         .arg(&base_url)
+        .arg(stripe.url())
         .arg(root.join("test-artifacts/schemathesis")));
     drop(server);
     let _ = std::fs::remove_dir_all(&mail);

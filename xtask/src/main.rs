@@ -8,7 +8,9 @@
 //! - `desktop [--bundle]`: the Tauri desktop app (and its .deb/.rpm installers).
 //! - `openapi`: write `openapi.yaml` from the code (`--check` fails if it differs).
 //! - `deploy-check`: validate the Kubernetes manifests and lint the Dockerfile.
-//! - `contract`: the spec validator, the generated TypeScript client, and schemathesis.
+//! - `contract`: the spec validator, the generated TypeScript client, and schemathesis (30 cases an
+//!   operation, as CI runs it).
+//! - `fuzz [cases]`: only schemathesis, with more cases an operation (default 200).
 
 mod bench;
 mod contract;
@@ -50,10 +52,11 @@ fn dispatch() -> Result<()> {
         Some("e2e") => test::e2e(&root, args.get(1).is_some_and(|arg| arg == "desktop")),
         Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
         Some("contract") => test::contract(&root),
+        Some("fuzz") => test::fuzz(&root, args.get(1).map_or(Ok(200), |cases| cases.parse()).unwrap_or(200)),
         Some("deploy-check") => deploy::check(&root, &python::ensure_tools(&root)?),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract>"
+            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract | fuzz [cases]>"
         ),
     }
 }

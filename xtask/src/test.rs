@@ -66,6 +66,11 @@ pub fn contract(root: &Path) -> Result<()> {
     on_throwaway_cluster(root, "contract", QUICK, |cluster, python| crate::contract::check(root, cluster, python))
 }
 
+/// `cargo xtask fuzz [cases]`: only schemathesis, with `cases` cases an operation.
+pub fn fuzz(root: &Path, cases: u32) -> Result<()> {
+    on_throwaway_cluster(root, "fuzz", QUICK, |cluster, python| crate::contract::fuzz(root, cluster, python, cases))
+}
+
 /// `cargo xtask e2e [desktop]`: only the browser tests, or only the desktop app's, on a throwaway
 /// cluster.
 pub fn e2e(root: &Path, desktop: bool) -> Result<()> {

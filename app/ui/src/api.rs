@@ -33,6 +33,20 @@ impl Problem {
         self.fields.iter().find(|(name, _)| name == field).map(|(_, message)| message.clone())
     }
 
+    /// `value` as the API's length-bounded type for `field` (the spec's `maxLength`), or the problem a
+    /// value too long for it is, shown by the field as the server's own 422 would be.
+    pub fn bounded<T: TryFrom<String>>(field: &str, label: &str, value: String) -> Result<T, Self> {
+        T::try_from(value).map_err(|_| {
+            let message = format!("{label} is too long.");
+            Self {
+                status: Some(422),
+                code: "too_long".into(),
+                message: message.clone(),
+                fields: vec![(field.to_owned(), message)],
+            }
+        })
+    }
+
     fn from_body(status: u16, body: &types::ErrorBody) -> Self {
         let first = body.errors.first();
         Self {

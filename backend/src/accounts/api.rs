@@ -14,7 +14,7 @@ use crate::http::ApiTags;
 use crate::http::auth::{OptionalSessionAuth, SessionAuth, cleared_session_cookie, session_cookie};
 use crate::http::client_addr::client_addr;
 use crate::http::error::ApiError;
-use crate::http::text::Text;
+use crate::http::text::{EmailText, Text};
 use crate::state::AppState;
 
 /// A new account.
@@ -22,9 +22,9 @@ use crate::state::AppState;
 #[oai(rename_all = "camelCase")]
 struct RegisterRequest {
     /// Email address; unique regardless of case.
-    email: Text,
+    email: EmailText,
     /// 8 to 128 characters.
-    password: Text,
+    password: Text<128>,
     /// Must be `true`: the user accepted the terms and conditions.
     terms_accepted: bool,
 }
@@ -32,8 +32,8 @@ struct RegisterRequest {
 /// Credentials for signing in.
 #[derive(Debug, Object)]
 struct LoginRequest {
-    email: Text,
-    password: Text,
+    email: EmailText,
+    password: Text<128>,
 }
 
 /// An account as others may see it.

@@ -210,6 +210,11 @@ impl From<OrdersError> for ApiError {
                 "order_not_cancellable",
                 format!("This order is {} and can no longer be cancelled.", status.replace('_', " ")),
             ),
+            // Only reached when the handler cannot hand it to payments (Stripe not configured).
+            OrdersError::PaymentStarted => Self::Unavailable(Json(ErrorBody::single(
+                "payments_unavailable",
+                "Payments are not available right now; please try again later.",
+            ))),
             OrdersError::Db(err) => err.into(),
         }
     }
@@ -257,6 +262,14 @@ impl From<PaymentsError> for ApiError {
             PaymentsError::RefundNotAllowed { status } => Self::conflict(
                 "refund_not_allowed",
                 format!("Only completed orders can be refunded; this one is {}.", status.replace('_', " ")),
+            ),
+            PaymentsError::NotCancellable { status } => Self::conflict(
+                "order_not_cancellable",
+                format!("This order is {} and can no longer be cancelled.", status.replace('_', " ")),
+            ),
+            PaymentsError::StillProcessing => Self::conflict(
+                "payment_processing",
+                "Your payment is still being processed; the order completes or is released when it ends.",
             ),
             PaymentsError::RefundInProgress => {
                 Self::conflict("refund_in_progress", "A refund for this order is already in progress.")

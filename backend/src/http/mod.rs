@@ -4,6 +4,7 @@ pub mod auth;
 mod body_limit;
 pub mod client_addr;
 pub mod error;
+pub mod integer;
 mod rate_limit;
 pub mod raw_json;
 pub mod request_log;

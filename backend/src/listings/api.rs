@@ -14,6 +14,7 @@ use super::{ListFilter, TicketDraft, TicketRow};
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
+use crate::http::integer::Integer;
 use crate::http::text::Text;
 use crate::state::AppState;
 
@@ -85,20 +86,21 @@ struct TicketPage {
 #[oai(deny_unknown_fields)]
 struct CreateTicketRequest {
     /// 1 to 120 characters after trimming.
-    title: Text,
-    /// Price in minor units (cents), greater than 0 and at most 100000000.
-    price: i64,
+    title: Text<120>,
+    /// Price in minor units (cents), at least Stripe's minimum charge for the currency (50; 30 for
+    /// GBP) and at most 100000000.
+    price: Integer<30, 100_000_000>,
     /// ISO 4217 code: CAD (default), USD, EUR or GBP.
-    currency: Option<Text>,
+    currency: Option<Text<3>>,
 }
 
 /// New values for a listing, based on the version the client last saw.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct UpdateTicketRequest {
-    title: Text,
-    price: i64,
-    currency: Option<Text>,
+    title: Text<120>,
+    price: Integer<30, 100_000_000>,
+    currency: Option<Text<3>>,
     /// The version this change is based on; a stale version gets 409.
     version: i32,
 }
@@ -174,7 +176,7 @@ impl ListingsApi {
         body: Json<CreateTicketRequest>,
     ) -> Result<CreatedTicket, ApiError> {
         let who = auth.user(&state).await?;
-        let draft = TicketDraft::parse(body.title.as_str(), body.price, body.currency.as_ref().map(Text::as_str))?;
+        let draft = TicketDraft::parse(body.title.as_str(), body.price.0, body.currency.as_ref().map(Text::as_str))?;
         let now = state.now();
         let row = super::create(&state.pool, who.user_id, &draft, now).await?;
         Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
@@ -190,7 +192,7 @@ impl ListingsApi {
         body: Json<UpdateTicketRequest>,
     ) -> Result<Json<TicketView>, ApiError> {
         let who = auth.user(&state).await?;
-        let draft = TicketDraft::parse(body.title.as_str(), body.price, body.currency.as_ref().map(Text::as_str))?;
+        let draft = TicketDraft::parse(body.title.as_str(), body.price.0, body.currency.as_ref().map(Text::as_str))?;
         let now = state.now();
         let row = super::update(&state.pool, who.user_id, id.0, &draft, body.version, now).await?;
         Ok(Json(TicketView::new(row, now)))

@@ -74,10 +74,21 @@ pub async fn mark_sent(
         .map(drop)
 }
 
-/// Gives up a claim after a failed send, so a retry can claim it again.
-pub async fn release(conn: &mut AsyncPgConnection, event_id: i64, recipient: &str) -> QueryResult<()> {
-    diesel::delete(sent_emails::table.find((event_id, recipient)).filter(sent_emails::status.eq("sending")))
-        .execute(conn)
-        .await
-        .map(drop)
+/// Gives up our claim (made at `claimed_at`) after a failed send, so a retry can claim it again. A
+/// claim another worker took over since is theirs and stays.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    event_id: i64,
+    recipient: &str,
+    claimed_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::delete(
+        sent_emails::table
+            .find((event_id, recipient))
+            .filter(sent_emails::status.eq("sending"))
+            .filter(sent_emails::claimed_at.eq(claimed_at)),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }

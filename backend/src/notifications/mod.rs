@@ -92,7 +92,9 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
             Ok(())
         }
         Err(err) => {
-            ledger::release(&mut *conn().await?, delivery.event_id, &recipient).await.map_err(ConsumerError::new)?;
+            ledger::release(&mut *conn().await?, delivery.event_id, &recipient, now)
+                .await
+                .map_err(ConsumerError::new)?;
             Err(ConsumerError::new(err))
         }
     }

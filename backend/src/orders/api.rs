@@ -276,7 +276,14 @@ impl OrdersApi {
     ) -> Result<Json<OrderView>, ApiError> {
         let who = auth.user(&state).await?;
         let now = state.now();
-        let order = super::cancel(&state.pool, who.user_id, id.0, now).await?;
+        let order = match super::cancel(&state.pool, who.user_id, id.0, now).await {
+            // Stripe is asked first: a payment that went through completes the order instead.
+            Err(super::OrdersError::PaymentStarted) => {
+                let payments = state.payments.as_deref().ok_or(crate::payments::PaymentsError::NotConfigured)?;
+                crate::payments::lapsed::cancel_by_buyer(payments, &state.pool, who.user_id, id.0, now).await?
+            }
+            other => other?,
+        };
         Ok(Json(OrderView::new(order, now)))
     }
 }

@@ -130,6 +130,23 @@ pub async fn end_lapsed(
     Ok(order)
 }
 
+/// Ends `order_id`'s hold on `ticket_id` (both locked by the caller) at its buyer's request: the ticket
+/// goes back on the market and the order is cancelled, with its `order.cancelled` event.
+pub async fn end_cancelled(
+    conn: &mut AsyncPgConnection,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<super::OrderRow>> {
+    release(conn, ticket_id, order_id, now).await?;
+    let order = store::cancel_holding(conn, order_id, "buyer_cancelled", now).await?;
+    if let Some(order) = &order {
+        let event = Event::OrderCancelled { order_id, ticket_id, version: order.version };
+        outbox::record(conn, &event, now).await?;
+    }
+    Ok(order)
+}
+
 /// If `ticket` (locked by the caller) is under a hold that has lapsed, ends that hold now: the order is
 /// cancelled as expired and the ticket released, exactly as the sweep would. A hold whose payment has
 /// started lapses only at the end of its grace (`held_until`), not at the order's `expires_at`.

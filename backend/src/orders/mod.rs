@@ -33,6 +33,9 @@ pub enum OrdersError {
     HoldLimit { max: i64 },
     #[error("order is {status} and cannot be cancelled")]
     NotCancellable { status: String },
+    /// Its payment has started: Stripe must be asked before the hold ends (`payments::lapsed`).
+    #[error("the order's payment has started")]
+    PaymentStarted,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -137,6 +140,9 @@ pub async fn cancel(
         let order = store::find_for_update(conn, order_id).await?.ok_or(OrdersError::OrderNotFound)?;
         if !store::HOLDING.contains(&order.status.as_str()) {
             return Err(OrdersError::NotCancellable { status: order.status });
+        }
+        if order.payment_intent_id.is_some() {
+            return Err(OrdersError::PaymentStarted);
         }
         if order.expires_at <= now {
             // Lapsed already: end it as the sweep would have, and report it as it now stands.

@@ -262,18 +262,27 @@ pub async fn record_dispute(
     let target = orders::table.find(id);
     let updated =
         if status == "open" {
-            diesel::update(target.filter(orders::dispute_status.is_null()))
-                .set((
-                    orders::dispute_status.eq(Some(status)),
-                    orders::dispute_id.eq(Some(dispute_id)),
-                    orders::disputed_at.eq(Some(now)),
-                    orders::version.eq(orders::version + 1),
-                    orders::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
+            // A dispute not seen before: on an undisputed order, or after an earlier one was decided.
+            diesel::update(
+                target.filter(
+                    orders::dispute_status
+                        .is_null()
+                        .or(orders::dispute_id.is_distinct_from(dispute_id).and(orders::dispute_status.ne("open"))),
+                ),
+            )
+            .set((
+                orders::dispute_status.eq(Some(status)),
+                orders::dispute_id.eq(Some(dispute_id)),
+                orders::disputed_at.eq(Some(now)),
+                orders::version.eq(orders::version + 1),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?
         } else {
-            diesel::update(target.filter(orders::dispute_status.is_null().or(orders::dispute_status.eq("open"))))
+            // The decision on this dispute (or on one whose opening we never heard of).
+            diesel::update(target.filter(orders::dispute_id.is_null().or(orders::dispute_id.eq(dispute_id))))
+                .filter(orders::dispute_status.is_null().or(orders::dispute_status.eq("open")))
                 .set((
                     orders::dispute_status.eq(Some(status)),
                     orders::dispute_id.eq(Some(dispute_id)),
@@ -343,7 +352,13 @@ pub async fn unsettled_intents(
         .await
 }
 
-/// Refunds asked of Stripe before `before` and not yet confirmed.
+/// Notes that reconciliation looked at the order and could not settle it, so it goes to the back of
+/// the line (and is looked at again after `RECONCILE_AFTER`) instead of starving the rest.
+pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(orders::table.find(id)).set(orders::updated_at.eq(now)).execute(conn).await.map(drop)
+}
+
+/// Refunds asked of Stripe before `before`, not yet confirmed, and not looked at since.
 pub async fn stalled_refunds(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
@@ -351,8 +366,9 @@ pub async fn stalled_refunds(
 ) -> QueryResult<Vec<OrderRow>> {
     orders::table
         .filter(orders::refund_requested_at.le(before))
+        .filter(orders::updated_at.le(before))
         .filter(orders::status.ne("refunded"))
-        .order(orders::refund_requested_at)
+        .order(orders::updated_at)
         .limit(limit)
         .select(OrderRow::as_select())
         .load(conn)

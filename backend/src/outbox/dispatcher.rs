@@ -78,7 +78,7 @@ impl Default for RetryPolicy {
             max_attempts: 8,
             first_delay: Duration::from_secs(2),
             max_delay: Duration::from_secs(600),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(120),
         }
     }
 }
@@ -247,7 +247,8 @@ impl Dispatcher {
             Err(err) if err.busy => {
                 // Not an attempt: put it off a little, uncounted.
                 report.deferred = 1;
-                let retry_at: DateTime<Utc> = now + self.policy.delay_after(1);
+                // The other worker's turn lasts up to a lease.
+                let retry_at: DateTime<Utc> = now + TimeDelta::from_std(self.policy.lease).unwrap_or(TimeDelta::MAX);
                 tracing::debug!(event_id = claim.event_id, consumer = %claim.consumer, reason = %err, "event delivery put off");
                 diesel::update(target)
                     .set((

@@ -32,14 +32,14 @@ struct StartPaymentRequest {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct BillingRequest {
-    name: Text,
-    line1: Text,
-    line2: Option<Text>,
-    city: Text,
-    region: Option<Text>,
-    postal_code: Text,
+    name: Text<100>,
+    line1: Text<200>,
+    line2: Option<Text<200>>,
+    city: Text<100>,
+    region: Option<Text<100>>,
+    postal_code: Text<20>,
     /// ISO 3166-1 alpha-2, e.g. `CA`.
-    country: Text,
+    country: Text<2>,
 }
 
 /// Pay for an order with a card token from Stripe.js, or (with no token) ask where the payment
@@ -49,7 +49,7 @@ struct BillingRequest {
 struct ConfirmPaymentRequest {
     order_id: Uuid,
     /// A card token (`tok_...`) from Stripe.js `createToken`.
-    card_token: Option<Text>,
+    card_token: Option<Text<255>>,
     /// Required with `cardToken`.
     billing: Option<BillingRequest>,
 }
@@ -173,17 +173,15 @@ impl PaymentsApi {
                     ))
                     .into());
                 }
-                let empty = Text::default();
                 let billing = billing.as_ref();
-                let field = |pick: fn(&BillingRequest) -> &Text| billing.map_or(&empty, pick).as_str();
                 let billing = Billing::parse(&BillingInput {
-                    name: field(|b| &b.name),
-                    line1: field(|b| &b.line1),
+                    name: billing.map_or("", |b| b.name.as_str()),
+                    line1: billing.map_or("", |b| b.line1.as_str()),
                     line2: billing.and_then(|b| b.line2.as_ref()).map(Text::as_str),
-                    city: field(|b| &b.city),
+                    city: billing.map_or("", |b| b.city.as_str()),
                     region: billing.and_then(|b| b.region.as_ref()).map(Text::as_str),
-                    postal_code: field(|b| &b.postal_code),
-                    country: field(|b| &b.country),
+                    postal_code: billing.map_or("", |b| b.postal_code.as_str()),
+                    country: billing.map_or("", |b| b.country.as_str()),
                 })
                 .map_err(PaymentsError::from)?;
                 Some(PaymentAttempt { card_token: token.to_owned(), billing })

@@ -39,7 +39,7 @@ pub async fn cancel_intent_for_order(
     let now = clock.now();
     let mut intent = payments.gateway.retrieve_intent(&intent_id).await.map_err(ConsumerError::new)?;
     if intent.status.is_cancelable() {
-        let key = keys::idempotency_key(&pool, order_id, "cancel", now).await.map_err(ConsumerError::new)?;
+        let key = keys::attempt_key(&pool, order_id, "cancel", now).await.map_err(ConsumerError::new)?;
         intent = match payments.gateway.cancel_intent(&intent_id, &key).await {
             Ok(canceled) => canceled,
             // It may have been paid between our look and the cancellation: look again.

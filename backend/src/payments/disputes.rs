@@ -41,9 +41,9 @@ pub async fn apply(
     if !store::record_dispute(conn, order.id, dispute_id, status, now).await? {
         return Ok(WebhookOutcome::Ignored);
     }
-    if status == "lost" && order.status == "complete" {
-        store::note_refund_reason(conn, order.id, "dispute_lost", now).await?;
-        finish_refund(conn, order.id, dispute_id, now).await?;
+    if status == "lost" && order.status != "refunded" {
+        // The bank took the money back, whatever state the order was in.
+        finish_refund(conn, order.id, dispute_id, Some("dispute_lost"), now).await?;
     }
     Ok(WebhookOutcome::Handled)
 }

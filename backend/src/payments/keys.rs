@@ -34,3 +34,15 @@ pub async fn idempotency_key(
         .first(&mut conn)
         .await?)
 }
+
+/// A key of its own for this attempt at `operation` (stored before the call, like every key), for
+/// writes that are safe to repeat but whose failed answer Stripe would replay under the old key for
+/// 24 hours (cancelling a PaymentIntent).
+pub async fn attempt_key(
+    pool: &DbPool,
+    order_id: Uuid,
+    operation: &str,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    idempotency_key(pool, order_id, &format!("{operation}@{}", Uuid::new_v4().simple()), now).await
+}

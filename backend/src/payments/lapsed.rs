@@ -8,6 +8,10 @@
 //! the same question of holds that are still waiting. If Stripe cannot be asked at all, the hold ends
 //! at the end of its grace (`PAYMENT_GRACE`, `tickets.held_until`) like any other, and a payment heard
 //! of later follows the late-payment rules (`settle`).
+//!
+//! A buyer who cancels a hold whose payment has started goes the same way ([`cancel_by_buyer`]): the
+//! PaymentIntent is cancelled at Stripe before the ticket is released, and a payment that went
+//! through after all completes the order instead.
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
@@ -17,7 +21,7 @@ use uuid::Uuid;
 use super::{Payments, PaymentsError, keys, settle_now};
 use crate::db::{self, DbPool};
 use crate::listings::store as tickets;
-use crate::orders::{holds, store};
+use crate::orders::{OrderRow, holds, store};
 
 /// What asking Stripe about a lapsed hold did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,15 @@ pub enum Resolution {
     Released,
     /// Stripe is still processing the payment; the ticket stays held.
     StillProcessing,
+}
+
+/// How a hold whose payment started is ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Its time ran out.
+    Lapsed,
+    /// Its buyer asked to cancel it.
+    BuyerCancelled,
 }
 
 /// Asks Stripe whether the lapsed hold of `order_id` was paid, and ends it accordingly.
@@ -48,12 +61,50 @@ pub async fn resolve(
     if !crate::orders::lapsed(&order, now) {
         return Ok(Resolution::NothingToDo);
     }
+    end(payments, pool, &order, Ending::Lapsed, now).await
+}
+
+/// The buyer cancels their hold whose payment has started: Stripe first, then the ticket. Returns the
+/// order as it then stands (cancelled, or complete if the payment had gone through).
+pub async fn cancel_by_buyer(
+    payments: &Payments,
+    pool: &DbPool,
+    buyer_id: Uuid,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<OrderRow, PaymentsError> {
+    let mut conn = db::conn(pool).await?;
+    let order = store::find(&mut conn, order_id)
+        .await?
+        .filter(|order| order.buyer_id == buyer_id)
+        .ok_or(PaymentsError::OrderNotFound)?;
+    drop(conn);
+    if !store::HOLDING.contains(&order.status.as_str()) {
+        return Err(PaymentsError::NotCancellable { status: order.status });
+    }
+    let ending = if crate::orders::lapsed(&order, now) { Ending::Lapsed } else { Ending::BuyerCancelled };
+    if end(payments, pool, &order, ending, now).await? == Resolution::StillProcessing {
+        return Err(PaymentsError::StillProcessing);
+    }
+    let mut conn = db::conn(pool).await?;
+    store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)
+}
+
+async fn end(
+    payments: &Payments,
+    pool: &DbPool,
+    order: &OrderRow,
+    ending: Ending,
+    now: DateTime<Utc>,
+) -> Result<Resolution, PaymentsError> {
+    let order_id = order.id;
     let Some(intent_id) = order.payment_intent_id.as_deref() else {
         return Ok(Resolution::NothingToDo);
     };
     let mut intent = payments.gateway.retrieve_intent(intent_id).await?;
     if intent.status.is_cancelable() {
-        let key = keys::idempotency_key(pool, order_id, "cancel", now).await?;
+        // A key per attempt: Stripe replays a key's first answer, a failure included.
+        let key = keys::attempt_key(pool, order_id, "cancel", now).await?;
         intent = match payments.gateway.cancel_intent(intent_id, &key).await {
             Ok(canceled) => canceled,
             // Stripe refused: it may have been paid between our look and the cancellation. Look again.
@@ -73,7 +124,10 @@ pub async fn resolve(
                     tickets::lock_any(conn, order.ticket_id).await?;
                     store::find_for_update(conn, order_id).await?;
                     store::record_intent_status(conn, order_id, intent.status.as_str(), now).await?;
-                    holds::end_lapsed(conn, order.ticket_id, order_id, now).await
+                    match ending {
+                        Ending::Lapsed => holds::end_lapsed(conn, order.ticket_id, order_id, now).await,
+                        Ending::BuyerCancelled => holds::end_cancelled(conn, order.ticket_id, order_id, now).await,
+                    }
                 })
                 .await?;
             Ok(if ended.is_some() { Resolution::Released } else { Resolution::NothingToDo })

@@ -70,6 +70,10 @@ pub enum PaymentsError {
     RefundNotAllowed { status: String },
     #[error("a refund is already in progress")]
     RefundInProgress,
+    #[error("order is {status} and cannot be cancelled")]
+    NotCancellable { status: String },
+    #[error("the payment is still being processed")]
+    StillProcessing,
     #[error("only full refunds are possible")]
     PartialRefund,
     #[error("refund failed: {0}")]
@@ -262,17 +266,29 @@ pub async fn confirm(
         && !matches!(intent.status, IntentStatus::Succeeded | IntentStatus::Processing)
     {
         ensure_payable(&order, now)?;
-        {
-            let mut conn = db::conn(pool).await?;
-            store::set_billing(&mut conn, order_id, &attempt.billing.to_json()).await?;
-        }
         if intent.status != IntentStatus::RequiresAction {
             let customer = customer_for(payments, pool, &order, now).await?;
             let token = &attempt.card_token;
             let save = keys::idempotency_key(pool, order_id, &format!("card:{token}"), now).await?;
-            let method = &payments.gateway.attach_card(&customer, token, &save).await?;
+            let method = &payments.gateway.attach_card(&customer, token, &save).await.map_err(|err| match err {
+                // Stripe does not know the token (made up, or spent): the client's input is at fault.
+                GatewayError::Rejected { status: 400 | 404, .. } => PaymentsError::Invalid(
+                    crate::validation::FieldError::new(
+                        "cardToken",
+                        "invalid_card_token",
+                        "This card could not be read. Enter the card again.",
+                    )
+                    .into(),
+                ),
+                other => other.into(),
+            })?;
             let attach = keys::idempotency_key(pool, order_id, &format!("attach:{method}"), now).await?;
             payments.gateway.attach_payment_method(&intent_id, method, &attach).await?;
+            // Stored once the card is accepted, before the charge (the confirmation email shows them).
+            {
+                let mut conn = db::conn(pool).await?;
+                store::set_billing(&mut conn, order_id, &attempt.billing.to_json()).await?;
+            }
             let confirm = keys::idempotency_key(pool, order_id, &format!("confirm:{method}"), now).await?;
             match payments.gateway.confirm_intent(&intent_id, &confirm).await {
                 Ok(_) => {}

@@ -45,13 +45,14 @@ pub async fn reconcile(
                 Err(err) => {
                     tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not resolve a lapsed hold");
                     report.failed += 1;
+                    store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
                 }
             }
             continue;
         }
         let intent = match payments.gateway.retrieve_intent(intent_id).await {
             Ok(intent) if order.status == "cancelled" && intent.status.is_cancelable() => {
-                let key = keys::idempotency_key(pool, order.id, "cancel", now).await?;
+                let key = keys::attempt_key(pool, order.id, "cancel", now).await?;
                 match payments.gateway.cancel_intent(intent_id, &key).await {
                     Ok(canceled) => {
                         report.canceled += 1;
@@ -64,6 +65,7 @@ pub async fn reconcile(
             Err(err) => {
                 tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not reach Stripe");
                 report.failed += 1;
+                store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
                 continue;
             }
         };
@@ -83,6 +85,7 @@ pub async fn reconcile(
             Err(err) => {
                 tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not finish a refund");
                 report.failed += 1;
+                store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
             }
         }
     }

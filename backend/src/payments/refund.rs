@@ -64,14 +64,12 @@ pub async fn refund_order(
     }
     let intent_id =
         order.payment_intent_id.clone().ok_or(PaymentsError::RefundNotAllowed { status: order.status.clone() })?;
-    if order.refund_attempts > 0 {
-        // An earlier request may have reached Stripe without its answer reaching us: Stripe's list of
-        // the PaymentIntent's refunds says what happened. (Re-sending that request's key would only
-        // replay its first answer, an error included.)
-        let refunds = payments.gateway.refunds_of_intent(&intent_id).await?;
-        if let Some(found) = standing_refund(&refunds, order.total) {
-            return record(pool, order_id, found, caller, now).await;
-        }
+    // An earlier request may have reached Stripe without its answer reaching us, or someone may have
+    // refunded at Stripe: Stripe's list of the PaymentIntent's refunds says what stands. (Re-sending an
+    // earlier request's key would only replay its first answer, an error included.)
+    let refunds = payments.gateway.refunds_of_intent(&intent_id).await?;
+    if let Some(found) = standing_refund(&refunds, order.total) {
+        return record(pool, order_id, found, caller, now).await;
     }
     // No refund stands: ask for one, counting the attempt (and so naming its key) before the call.
     let attempt = {
@@ -138,7 +136,8 @@ async fn record(
     let mut conn = db::conn(pool).await?;
     match refund.status {
         RefundStatus::Succeeded => {
-            let order = conn.transaction(async |conn| finish_refund(conn, order_id, &refund.id, now).await).await?;
+            let order =
+                conn.transaction(async |conn| finish_refund(conn, order_id, &refund.id, None, now).await).await?;
             Ok(RefundOutcome::Refunded(order))
         }
         RefundStatus::Pending | RefundStatus::RequiresAction => {
@@ -154,31 +153,39 @@ async fn record(
     }
 }
 
-/// Marks the order refunded (inside the caller's transaction); a sold listing returns to the market.
+/// Marks the order refunded (inside the caller's transaction), naming `reason` when nothing asked for
+/// the refund through the API (a refund made at Stripe, a lost dispute). The ticket follows: a sold
+/// listing returns to the market, and a hold (money returned before the order settled) ends.
 pub async fn finish_refund(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
     refund_id: &str,
+    reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<OrderRow> {
     let Some(order) = store::find(conn, order_id).await? else {
         return Err(diesel::result::Error::NotFound);
     };
+    // Lock order: ticket, then order.
     tickets::lock_any(conn, order.ticket_id).await?;
     let order = store::find_for_update(conn, order_id).await?.ok_or(diesel::result::Error::NotFound)?;
     if order.status == "refunded" {
         return Ok(order);
     }
-    let was_sold_to_buyer = order.status == "complete";
+    if let Some(reason) = reason {
+        store::note_refund_reason(conn, order_id, reason, now).await?;
+    }
     let refunded = store::mark_refunded(conn, order_id, refund_id, now).await?;
-    if was_sold_to_buyer {
+    if order.status == "complete" {
         holds::unsell(conn, order.ticket_id, now).await?;
+    } else if store::HOLDING.contains(&order.status.as_str()) {
+        holds::release(conn, order.ticket_id, order_id, now).await?;
     }
     let event = Event::OrderRefunded {
         order_id,
         ticket_id: order.ticket_id,
         buyer_id: order.buyer_id,
-        late_payment: order.refund_reason.as_deref() == Some("paid_after_hold_lapsed"),
+        late_payment: refunded.refund_reason.as_deref() == Some("paid_after_hold_lapsed"),
         version: refunded.version,
     };
     outbox::record(conn, &event, now).await?;

@@ -63,14 +63,27 @@ pub async fn settle(
     let Some(ticket) = ticket else {
         return Ok(Settlement::Unchanged);
     };
-    // Late or not is judged by when Stripe charged the card, not by when we heard of it.
-    let paid_at = intent.paid_at.and_then(|secs| DateTime::from_timestamp(secs, 0)).unwrap_or(now);
+    if intent.refunded {
+        // The money already went back (refunded at Stripe): nothing is sold for it.
+        if order.refund_requested_at.is_some() {
+            return Ok(Settlement::Unchanged);
+        }
+        let requested = store::request_refund(conn, order_id, "refunded_at_stripe", now).await?;
+        outbox::record(conn, &Event::OrderRefundRequested { order_id, version: requested.version }, now).await?;
+        return Ok(Settlement::RefundRequested);
+    }
+    // Late or not is judged by when Stripe charged the card, not by when we heard of it (which is the
+    // best there is only when Stripe does not say).
+    let charged_at = intent.paid_at.and_then(|secs| DateTime::from_timestamp(secs, 0));
+    let paid_at = charged_at.unwrap_or(now);
     let holding = match order.status.as_str() {
         "created" | "awaiting_payment" => true,
         "cancelled" if order.refund_reason.is_none() => false,
         _ => return Ok(Settlement::Unchanged),
     };
-    store::record_paid_at(conn, order_id, paid_at).await?;
+    if let Some(charged_at) = charged_at {
+        store::record_paid_at(conn, order_id, charged_at).await?;
+    }
     let late = !holding || paid_at > order.expires_at;
     let sold = if holding {
         // Still holding: the ticket is this order's, as reserved (a held listing cannot be edited).

@@ -99,17 +99,28 @@ pub async fn handle(
                 let Some(order) = store::find_by_intent(conn, &intent_id).await? else {
                     return Ok(WebhookOutcome::Ignored);
                 };
-                let paid = order.status == "complete" || order.refund_requested_at.is_some();
-                let Some(refund) = standing_refund(&refunds, order.total).filter(|_| paid) else {
-                    return Ok(WebhookOutcome::Ignored);
-                };
-                if refund.status != stripe_gateway::RefundStatus::Succeeded || order.status == "refunded" {
+                if order.status == "refunded" {
                     return Ok(WebhookOutcome::Ignored);
                 }
-                // Nothing here asked for it: it was made at Stripe.
-                store::note_refund_reason(conn, order.id, "refunded_at_stripe", now).await?;
-                finish_refund(conn, order.id, &refund.id, now).await?;
-                Ok(WebhookOutcome::Handled)
+                match standing_refund(&refunds, order.total) {
+                    Some(refund) if refund.status == stripe_gateway::RefundStatus::Succeeded => {
+                        // Whatever state the order was in, the money went back.
+                        finish_refund(conn, order.id, &refund.id, Some("refunded_at_stripe"), now).await?;
+                        Ok(WebhookOutcome::Handled)
+                    }
+                    Some(refund) => {
+                        // Under way at Stripe: the order shows it, and reconciliation finishes it.
+                        // Lock order: ticket, then order.
+                        crate::listings::store::lock_any(conn, order.ticket_id).await?;
+                        store::note_refund_reason(conn, order.id, "refunded_at_stripe", now).await?;
+                        store::set_refund_id(conn, order.id, &refund.id).await?;
+                        Ok(WebhookOutcome::Handled)
+                    }
+                    None => {
+                        tracing::warn!(order_id = %order.id, "partial refund made at Stripe; left for a person");
+                        Ok(WebhookOutcome::Ignored)
+                    }
+                }
             })
             .await;
     }

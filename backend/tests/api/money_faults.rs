@@ -93,7 +93,9 @@ async fn a_payment_stripe_accepted_in_time_wins_the_ticket_however_late_we_hear_
     app.dispatcher().drain().await.expect("drain");
     let done = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!(done["status"], "complete", "{done}");
-    assert!(done["paidAt"].is_string());
+    let paid_at: chrono::DateTime<chrono::Utc> = done["paidAt"].as_str().expect("paidAt").parse().expect("time");
+    let hold_end: chrono::DateTime<chrono::Utc> = done["expiresAt"].as_str().expect("expiresAt").parse().expect("time");
+    assert!(paid_at <= hold_end, "Stripe's charge time, not when we heard of it: {paid_at} vs {hold_end}");
     assert_eq!(ticket_status(&app, &purchase.ticket).await, "sold");
     let intent = done["paymentStatus"].as_str().expect("payment status");
     assert_eq!(intent, "succeeded");
@@ -145,7 +147,7 @@ async fn a_refund_stripe_failed_to_make_is_asked_again_with_a_new_key() {
     )
     .await;
     assert_eq!(keys, 2, "the second attempt carried a key of its own");
-    assert_eq!(app.stripe_faults().seen("/v1/refunds?").len(), 1, "Stripe's list was asked first");
+    assert_eq!(app.stripe_faults().seen("/v1/refunds?").len(), 2, "Stripe's list is read before each attempt");
 }
 
 #[tokio::test]
@@ -255,4 +257,113 @@ async fn a_slow_stripe_cannot_starve_the_database_pool() {
         let body = response.text().await.expect("body");
         assert_eq!(status, StatusCode::OK, "every payment starts: {body}");
     }
+}
+
+async fn cancel(app: &TestApp, purchase: &Purchase) -> reqwest::Response {
+    let path = format!("/api/orders/{}/cancel", purchase.order_id());
+    app.authed(&purchase.buyer, Method::POST, &path).send().await.expect("send")
+}
+
+#[tokio::test]
+async fn a_buyer_who_cancels_after_paying_unawares_gets_the_ticket_not_a_refund() {
+    let app = TestApp::spawn_with_faulty_stripe(&[]).await;
+    let purchase = reserved(&app, 4_500).await;
+    expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    app.webhook_faults().on("/api/webhooks/stripe").apply(Fault::Hold);
+    app.stripe_faults().on("/confirm").method(Method::POST).times(1).apply(Fault::DropAfterForward);
+    let response = pay(&app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await;
+    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+
+    // The buyer saw an error and cancels; Stripe is asked before the ticket goes anywhere.
+    let after = expect_status(cancel(&app, &purchase).await, StatusCode::OK).await;
+    assert_eq!(after["status"], "complete", "{after}");
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "sold");
+    let rival = app.register("rival@example.com").await;
+    expect_error(app.reserve(&rival, &purchase.ticket["id"]).await, StatusCode::CONFLICT, "ticket_unavailable").await;
+}
+
+#[tokio::test]
+async fn a_buyer_who_cancels_a_started_payment_has_it_cancelled_at_stripe_first() {
+    let app = TestApp::spawn_with_stripe(&[]).await;
+    let purchase = reserved(&app, 4_500).await;
+    let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    let cancelled = expect_status(cancel(&app, &purchase).await, StatusCode::OK).await;
+    assert_eq!(
+        (cancelled["status"].as_str(), cancelled["cancelReason"].as_str()),
+        (Some("cancelled"), Some("buyer_cancelled"))
+    );
+    let intent =
+        app.stripe().get(&format!("/payment_intents/{}", started["paymentIntentId"].as_str().expect("id"))).await;
+    assert_eq!(intent["status"], "canceled");
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "available");
+    expect_error(cancel(&app, &purchase).await, StatusCode::CONFLICT, "order_not_cancellable").await;
+}
+
+#[tokio::test]
+async fn money_refunded_at_stripe_before_the_order_settled_never_buys_the_ticket() {
+    let app = TestApp::spawn_with_stripe(&[]).await;
+    let purchase = reserved(&app, 4_500).await;
+    let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    let intent = started["paymentIntentId"].as_str().expect("intent").to_owned();
+    crate::support::checkout::charge_at_stripe(&app, &intent).await;
+    let made = reqwest::Client::new()
+        .post(format!("{}/v1/refunds", app.stripe().url))
+        .basic_auth(crate::support::stripe::SECRET_KEY, Some(""))
+        .form(&[("payment_intent", intent.as_str())])
+        .send()
+        .await
+        .expect("dashboard refund");
+    assert!(made.status().is_success());
+
+    // The buyer asks where their payment stands: Stripe says paid, and refunded.
+    let response = app
+        .authed(&purchase.buyer, Method::POST, "/api/payments/confirm")
+        .json(&json!({"orderId": purchase.order_id()}))
+        .send()
+        .await
+        .expect("send");
+    let seen = expect_status(response, StatusCode::OK).await;
+    assert_ne!(seen["order"]["status"], "complete", "{seen}");
+    app.dispatcher().drain().await.expect("drain");
+    let refunded = order(&app, &purchase.buyer, purchase.order_id()).await;
+    assert_eq!(
+        (refunded["status"].as_str(), refunded["refundReason"].as_str()),
+        (Some("refunded"), Some("refunded_at_stripe")),
+        "{refunded}"
+    );
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "available", "the hold ended with the money back");
+    assert_eq!(refunds_at_stripe(&app, &intent).await.len(), 1, "refunded once, at Stripe");
+    assert_eq!(emails(&app, &purchase, "order_confirmation").await, 0);
+}
+
+#[tokio::test]
+async fn no_request_needs_two_pool_connections_at_once() {
+    // With one connection in the pool, anything that held one while asking for another would wait
+    // for itself until the pool gave up.
+    let app = TestApp::spawn_with_stripe(&[("DATABASE_POOL_SIZE", "1")]).await;
+    let (purchase, intent) = paid(&app).await;
+    let history = app.authed(&purchase.buyer, Method::GET, "/api/orders").send().await.expect("send");
+    expect_status(history, StatusCode::OK).await;
+    expect_status(refund(&app, &purchase).await, StatusCode::OK).await;
+    assert_eq!(refunds_at_stripe(&app, &intent).await.len(), 1);
+    let other = reserved_again(&app, &purchase).await;
+    expect_status(start_payment(&app, &purchase.buyer, &other).await, StatusCode::OK).await;
+    let cancelled =
+        app.authed(&purchase.buyer, Method::POST, &format!("/api/orders/{other}/cancel")).send().await.expect("send");
+    assert_eq!(expect_status(cancelled, StatusCode::OK).await["status"], "cancelled");
+    let login = app
+        .request(Method::POST, "/api/users/login")
+        .json(&json!({"email": "buyer@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("send");
+    expect_status(login, StatusCode::OK).await;
+    app.dispatcher().drain().await.expect("drain");
+    assert_eq!(emails(&app, &purchase, "order_refunded").await, 1);
+}
+
+/// The same listing, back on the market after its refund, reserved again by the same buyer.
+async fn reserved_again(app: &TestApp, purchase: &Purchase) -> String {
+    let order = expect_status(app.reserve(&purchase.buyer, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
+    order["id"].as_str().expect("id").to_owned()
 }

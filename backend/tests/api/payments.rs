@@ -117,6 +117,11 @@ async fn payment_requests_with_bad_input_change_nothing() {
         .await
         .expect("send");
     expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_card_token").await;
+    let response = confirm(json!({"orderId": purchase.order_id(), "cardToken": "tok_madeup", "billing": billing()}))
+        .await
+        .expect("send");
+    let body = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_card_token").await;
+    assert_eq!(body["errors"][0]["field"], "cardToken", "a token Stripe does not know is the client's fault");
     let response = confirm(json!({"orderId": purchase.order_id(), "cardToken": 42})).await.expect("send");
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
     let response = confirm(json!({"orderId": "nope"})).await.expect("send");

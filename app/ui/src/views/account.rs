@@ -54,8 +54,14 @@ pub fn Register() -> Element {
                 return;
             }
             busy.set(true);
-            let body = types::RegisterRequest { email: email(), password: password(), terms_accepted: terms() };
-            let result = session::note(session::client().register().body(body).send().await.map_err(Problem::from));
+            let body = Problem::bounded("email", "Email", email()).and_then(|email| {
+                let password = Problem::bounded("password", "Password", password())?;
+                Ok(types::RegisterRequest { email, password, terms_accepted: terms() })
+            });
+            let result = match body {
+                Ok(body) => session::note(session::client().register().body(body).send().await.map_err(Problem::from)),
+                Err(problem) => Err(problem),
+            };
             busy.set(false);
             match result {
                 Ok(view) => {
@@ -114,8 +120,14 @@ pub fn Login(next: String) -> Element {
         let next = next.clone();
         async move {
             busy.set(true);
-            let body = types::LoginRequest { email: email(), password: password() };
-            let result = session::note(session::client().login().body(body).send().await.map_err(Problem::from));
+            let body = Problem::bounded("email", "Email", email()).and_then(|email| {
+                let password = Problem::bounded("password", "Password", password())?;
+                Ok(types::LoginRequest { email, password })
+            });
+            let result = match body {
+                Ok(body) => session::note(session::client().login().body(body).send().await.map_err(Problem::from)),
+                Err(problem) => Err(problem),
+            };
             busy.set(false);
             match result {
                 Ok(view) => {

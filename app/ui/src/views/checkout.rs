@@ -73,6 +73,7 @@ async fn pay(
 ) -> Result<types::PaymentView, Problem> {
     let card_problem = |message: String| Problem { code: CARD_PROBLEM.into(), message, ..Problem::default() };
     let token = card.token(&billing.name).await.map_err(card_problem)?;
+    let token = Problem::bounded("cardToken", "Card token", token)?;
     let confirm = |body: types::ConfirmPaymentRequest| async move {
         session::note(session::client().confirm_payment().body(body).send().await.map_err(Problem::from))
             .map(|response| response.into_inner())
@@ -84,6 +85,27 @@ async fn pay(
     }
     card.authenticate(client_secret).await.map_err(card_problem)?;
     confirm(types::ConfirmPaymentRequest { order_id, card_token: None, billing: None }).await
+}
+
+/// The billing details as the API takes them, or the first field too long for it.
+fn billing_request(
+    name: String,
+    line1: String,
+    city: String,
+    region: String,
+    postal_code: String,
+    country: String,
+) -> Result<types::BillingRequest, Problem> {
+    let region = Some(region).filter(|value| !value.trim().is_empty());
+    Ok(types::BillingRequest {
+        name: Problem::bounded("billing.name", "Name", name)?,
+        line1: Problem::bounded("billing.line1", "Address", line1)?,
+        line2: None,
+        city: Problem::bounded("billing.city", "City", city)?,
+        region: region.map(|region| Problem::bounded("billing.region", "Province or state", region)).transpose()?,
+        postal_code: Problem::bounded("billing.postalCode", "Postal code", postal_code)?,
+        country: Problem::bounded("billing.country", "Country", country)?,
+    })
 }
 
 fn seconds_left(expires_at: &chrono::DateTime<chrono::Utc>) -> i64 {
@@ -134,16 +156,18 @@ fn CheckoutForm(prepared: Prepared) -> Element {
                         busy.set(true);
                         card_error.set(None);
                         errors.set(Problem::default());
-                        let billing = types::BillingRequest {
-                            name: name.peek().clone(),
-                            line1: line1.peek().clone(),
-                            line2: None,
-                            city: city.peek().clone(),
-                            region: Some(region.peek().clone()).filter(|value| !value.trim().is_empty()),
-                            postal_code: postal_code.peek().clone(),
-                            country: country.peek().clone(),
+                        let billing = billing_request(
+                            name.peek().clone(),
+                            line1.peek().clone(),
+                            city.peek().clone(),
+                            region.peek().clone(),
+                            postal_code.peek().clone(),
+                            country.peek().clone(),
+                        );
+                        let outcome = match billing {
+                            Ok(billing) => pay(&mut card, order_id, &client_secret, billing).await,
+                            Err(problem) => Err(problem),
                         };
-                        let outcome = pay(&mut card, order_id, &client_secret, billing).await;
                         busy.set(false);
                         match outcome {
                             Ok(payment) if payment.order.status == types::OrderStatus::Complete => {

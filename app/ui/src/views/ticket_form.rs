@@ -75,27 +75,38 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
             busy.set(true);
             let client = session::client();
             let result = match &editing {
-                None => client
-                    .create_ticket()
-                    .body(types::CreateTicketRequest { title: title(), price: minor, currency: None })
-                    .send()
-                    .await
-                    .map(|r| r.into_inner()),
-                Some(ticket) => client
-                    .update_ticket()
-                    .id(ticket.id)
-                    .body(types::UpdateTicketRequest {
-                        title: title(),
-                        price: minor,
-                        currency: Some(ticket.currency.clone()),
-                        version: ticket.version,
-                    })
-                    .send()
-                    .await
-                    .map(|r| r.into_inner()),
+                None => match Problem::bounded("title", "Title", title()) {
+                    Ok(title) => client
+                        .create_ticket()
+                        .body(types::CreateTicketRequest { title, price: minor, currency: None })
+                        .send()
+                        .await
+                        .map(|r| r.into_inner())
+                        .map_err(Problem::from),
+                    Err(problem) => Err(problem),
+                },
+                Some(ticket) => match (
+                    Problem::bounded("title", "Title", title()),
+                    Problem::bounded("currency", "Currency", ticket.currency.clone()),
+                ) {
+                    (Ok(title), Ok(currency)) => client
+                        .update_ticket()
+                        .id(ticket.id)
+                        .body(types::UpdateTicketRequest {
+                            title,
+                            price: minor,
+                            currency: Some(currency),
+                            version: ticket.version,
+                        })
+                        .send()
+                        .await
+                        .map(|r| r.into_inner())
+                        .map_err(Problem::from),
+                    (Err(problem), _) | (_, Err(problem)) => Err(problem),
+                },
             };
             busy.set(false);
-            match session::note(result.map_err(Problem::from)) {
+            match session::note(result) {
                 Ok(ticket) => {
                     navigator().push(Route::TicketDetail { id: ticket.id.to_string() });
                 }
