@@ -11,17 +11,22 @@
 //! - `contract`: the spec validator, the generated TypeScript client, and schemathesis (30 cases an
 //!   operation, as CI runs it).
 //! - `fuzz [cases]`: only schemathesis, with more cases an operation (default 200).
+//! - `image`: build the production image with podman (local stand-ins for its bases when missing).
+//! - `stack [--test]`: three containers of the image behind haproxy, with PostgreSQL, localstripe and
+//!   an SMTP sink; `--test` runs the stack test against it.
 
 mod bench;
 mod contract;
 mod dependencies;
 mod deploy;
 mod desktop;
+mod image;
 mod localstripe;
 mod openapi;
 mod postgres;
 mod python;
 mod run;
+mod stack;
 mod system;
 mod test;
 mod web;
@@ -52,11 +57,13 @@ fn dispatch() -> Result<()> {
         Some("e2e") => test::e2e(&root, args.get(1).is_some_and(|arg| arg == "desktop")),
         Some("desktop") => desktop::desktop(&root, args.iter().any(|arg| arg == "--bundle")),
         Some("contract") => test::contract(&root),
+        Some("image") => image::build(&root).map(drop),
+        Some("stack") => stack::stack(&root, args.iter().any(|arg| arg == "--test")),
         Some("fuzz") => test::fuzz(&root, args.get(1).map_or(Ok(200), |cases| cases.parse()).unwrap_or(200)),
         Some("deploy-check") => deploy::check(&root, &python::ensure_tools(&root)?),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract | fuzz [cases]>"
+            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract | fuzz [cases] | image | stack [--test]>"
         ),
     }
 }

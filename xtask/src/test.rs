@@ -32,6 +32,8 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
         rust_tests(cluster, python, &filters)?;
         if everything {
             crate::deploy::check(root, python)?;
+            crate::image::build(root)?;
+            crate::stack::test(root, python)?;
             crate::contract::check(root, cluster, python)?;
             let web = crate::web::build(root)?;
             browser_tests(root, cluster, python, &web)?;

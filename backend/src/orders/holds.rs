@@ -112,36 +112,37 @@ pub async fn extend_for_payment(
     Ok(updated == 1)
 }
 
-/// Ends `order_id`'s hold on `ticket_id` (both locked by the caller) as lapsed: the ticket goes back on
-/// the market and the order is cancelled as expired, with its `order.expired` event. Nothing happens
-/// if the order no longer holds.
-pub async fn end_lapsed(
-    conn: &mut AsyncPgConnection,
-    ticket_id: Uuid,
-    order_id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<super::OrderRow>> {
-    release(conn, ticket_id, order_id, now).await?;
-    let order = store::cancel_holding(conn, order_id, "expired", now).await?;
-    if let Some(order) = &order {
-        let event = Event::OrderExpired { order_id, ticket_id, version: order.version };
-        outbox::record(conn, &event, now).await?;
-    }
-    Ok(order)
+/// Why a hold ends without a sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldEnd {
+    /// Its time ran out: `order.expired`.
+    Lapsed,
+    /// Its buyer let it go: `order.cancelled`.
+    BuyerCancelled,
 }
 
-/// Ends `order_id`'s hold on `ticket_id` (both locked by the caller) at its buyer's request: the ticket
-/// goes back on the market and the order is cancelled, with its `order.cancelled` event.
-pub async fn end_cancelled(
+/// Ends `order_id`'s hold on `ticket_id` (both locked by the caller): the ticket goes back on the
+/// market and the order is cancelled, with the event `why` names. Nothing happens if the order no
+/// longer holds.
+pub async fn end(
     conn: &mut AsyncPgConnection,
     ticket_id: Uuid,
     order_id: Uuid,
+    why: HoldEnd,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<super::OrderRow>> {
     release(conn, ticket_id, order_id, now).await?;
-    let order = store::cancel_holding(conn, order_id, "buyer_cancelled", now).await?;
+    let reason = match why {
+        HoldEnd::Lapsed => "expired",
+        HoldEnd::BuyerCancelled => "buyer_cancelled",
+    };
+    let order = store::cancel_holding(conn, order_id, reason, now).await?;
     if let Some(order) = &order {
-        let event = Event::OrderCancelled { order_id, ticket_id, version: order.version };
+        let version = order.version;
+        let event = match why {
+            HoldEnd::Lapsed => Event::OrderExpired { order_id, ticket_id, version },
+            HoldEnd::BuyerCancelled => Event::OrderCancelled { order_id, ticket_id, version },
+        };
         outbox::record(conn, &event, now).await?;
     }
     Ok(order)
@@ -157,7 +158,7 @@ pub async fn expire_if_lapsed(conn: &mut AsyncPgConnection, ticket: &TicketRow, 
     if until > now {
         return Ok(());
     }
-    end_lapsed(conn, ticket.id, order_id, now).await.map(drop)
+    end(conn, ticket.id, order_id, HoldEnd::Lapsed, now).await.map(drop)
 }
 
 #[derive(QueryableByName)]

@@ -21,7 +21,8 @@ use uuid::Uuid;
 use super::{Payments, PaymentsError, keys, settle_now};
 use crate::db::{self, DbPool};
 use crate::listings::store as tickets;
-use crate::orders::{OrderRow, holds, store};
+use crate::orders::holds::{self, HoldEnd};
+use crate::orders::{OrderRow, store};
 
 /// What asking Stripe about a lapsed hold did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +36,6 @@ pub enum Resolution {
     Released,
     /// Stripe is still processing the payment; the ticket stays held.
     StillProcessing,
-}
-
-/// How a hold whose payment started is ending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    /// Its time ran out.
-    Lapsed,
-    /// Its buyer asked to cancel it.
-    BuyerCancelled,
 }
 
 /// Asks Stripe whether the lapsed hold of `order_id` was paid, and ends it accordingly.
@@ -61,7 +53,7 @@ pub async fn resolve(
     if !crate::orders::lapsed(&order, now) {
         return Ok(Resolution::NothingToDo);
     }
-    end(payments, pool, &order, Ending::Lapsed, now).await
+    end(payments, pool, &order, HoldEnd::Lapsed, now).await
 }
 
 /// The buyer cancels their hold whose payment has started: Stripe first, then the ticket. Returns the
@@ -82,7 +74,7 @@ pub async fn cancel_by_buyer(
     if !store::HOLDING.contains(&order.status.as_str()) {
         return Err(PaymentsError::NotCancellable { status: order.status });
     }
-    let ending = if crate::orders::lapsed(&order, now) { Ending::Lapsed } else { Ending::BuyerCancelled };
+    let ending = if crate::orders::lapsed(&order, now) { HoldEnd::Lapsed } else { HoldEnd::BuyerCancelled };
     if end(payments, pool, &order, ending, now).await? == Resolution::StillProcessing {
         return Err(PaymentsError::StillProcessing);
     }
@@ -94,7 +86,7 @@ async fn end(
     payments: &Payments,
     pool: &DbPool,
     order: &OrderRow,
-    ending: Ending,
+    ending: HoldEnd,
     now: DateTime<Utc>,
 ) -> Result<Resolution, PaymentsError> {
     let order_id = order.id;
@@ -124,10 +116,7 @@ async fn end(
                     tickets::lock_any(conn, order.ticket_id).await?;
                     store::find_for_update(conn, order_id).await?;
                     store::record_intent_status(conn, order_id, intent.status.as_str(), now).await?;
-                    match ending {
-                        Ending::Lapsed => holds::end_lapsed(conn, order.ticket_id, order_id, now).await,
-                        Ending::BuyerCancelled => holds::end_cancelled(conn, order.ticket_id, order_id, now).await,
-                    }
+                    holds::end(conn, order.ticket_id, order_id, ending, now).await
                 })
                 .await?;
             Ok(if ended.is_some() { Resolution::Released } else { Resolution::NothingToDo })

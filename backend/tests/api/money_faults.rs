@@ -73,16 +73,22 @@ async fn post_event(app: &TestApp, id: &str, kind: &str, object: Value) -> Value
     expect_status(response, StatusCode::OK).await
 }
 
+/// A buyer who paid, but whose server never heard: Stripe charged the card, the confirm's answer was
+/// lost on the way back, and the webhook will come minutes late (it is held).
+async fn paid_unheard(app: &TestApp) -> Purchase {
+    let purchase = reserved(app, 4_500).await;
+    expect_status(start_payment(app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    app.webhook_faults().on("/api/webhooks/stripe").apply(Fault::Hold);
+    app.stripe_faults().on("/confirm").method(Method::POST).times(1).apply(Fault::DropAfterForward);
+    let response = pay(app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await;
+    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    purchase
+}
+
 #[tokio::test]
 async fn a_payment_stripe_accepted_in_time_wins_the_ticket_however_late_we_hear_of_it() {
     let app = TestApp::spawn_with_faulty_stripe(&[]).await;
-    let purchase = reserved(&app, 4_500).await;
-    expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
-    // The webhook will come minutes late, and the confirm's answer is lost after Stripe charged.
-    app.webhook_faults().on("/api/webhooks/stripe").apply(Fault::Hold);
-    app.stripe_faults().on("/confirm").method(Method::POST).times(1).apply(Fault::DropAfterForward);
-    let response = pay(&app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await;
-    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    let purchase = paid_unheard(&app).await;
     assert_eq!(order(&app, &purchase.buyer, purchase.order_id()).await["status"], "awaiting_payment");
 
     app.advance(TimeDelta::minutes(16));
@@ -154,14 +160,7 @@ async fn a_refund_stripe_failed_to_make_is_asked_again_with_a_new_key() {
 async fn a_refund_made_in_stripes_dashboard_reaches_the_order_once() {
     let app = TestApp::spawn_with_stripe(&[]).await;
     let (purchase, intent) = paid(&app).await;
-    let made = reqwest::Client::new()
-        .post(format!("{}/v1/refunds", app.stripe().url))
-        .basic_auth(crate::support::stripe::SECRET_KEY, Some(""))
-        .form(&[("payment_intent", intent.as_str())])
-        .send()
-        .await
-        .expect("dashboard refund");
-    assert!(made.status().is_success());
+    app.stripe().refund_directly(&intent).await;
     let stored = app.stripe().get(&format!("/payment_intents/{intent}")).await;
     let charge = json!({
         "id": stored["latest_charge"]["id"], "object": "charge", "payment_intent": intent,
@@ -267,12 +266,7 @@ async fn cancel(app: &TestApp, purchase: &Purchase) -> reqwest::Response {
 #[tokio::test]
 async fn a_buyer_who_cancels_after_paying_unawares_gets_the_ticket_not_a_refund() {
     let app = TestApp::spawn_with_faulty_stripe(&[]).await;
-    let purchase = reserved(&app, 4_500).await;
-    expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
-    app.webhook_faults().on("/api/webhooks/stripe").apply(Fault::Hold);
-    app.stripe_faults().on("/confirm").method(Method::POST).times(1).apply(Fault::DropAfterForward);
-    let response = pay(&app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await;
-    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, "payment_provider_unavailable").await;
+    let purchase = paid_unheard(&app).await;
 
     // The buyer saw an error and cancels; Stripe is asked before the ticket goes anywhere.
     let after = expect_status(cancel(&app, &purchase).await, StatusCode::OK).await;
@@ -306,14 +300,7 @@ async fn money_refunded_at_stripe_before_the_order_settled_never_buys_the_ticket
     let started = expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
     let intent = started["paymentIntentId"].as_str().expect("intent").to_owned();
     crate::support::checkout::charge_at_stripe(&app, &intent).await;
-    let made = reqwest::Client::new()
-        .post(format!("{}/v1/refunds", app.stripe().url))
-        .basic_auth(crate::support::stripe::SECRET_KEY, Some(""))
-        .form(&[("payment_intent", intent.as_str())])
-        .send()
-        .await
-        .expect("dashboard refund");
-    assert!(made.status().is_success());
+    app.stripe().refund_directly(&intent).await;
 
     // The buyer asks where their payment stands: Stripe says paid, and refunded.
     let response = app

@@ -105,6 +105,19 @@ impl LocalStripe {
             .expect("json")
     }
 
+    /// Refunds the PaymentIntent in full at localstripe itself, as someone in Stripe's dashboard would.
+    pub async fn refund_directly(&self, intent: &str) {
+        let made = self
+            .client
+            .post(format!("{}/v1/refunds", self.url))
+            .basic_auth(SECRET_KEY, Some(""))
+            .form(&[("payment_intent", intent)])
+            .send()
+            .await
+            .expect("refund at localstripe");
+        assert!(made.status().is_success(), "refund at localstripe: {}", made.status());
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

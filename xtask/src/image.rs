@@ -1,0 +1,179 @@
+//! `cargo xtask image`: builds the production image (`deploy/Dockerfile`) with podman.
+//!
+//! The Dockerfile takes its two bases as build arguments: the official Rust image for the builder
+//! stage and distroless cc for the runtime. Where those are not in podman's store (public registries
+//! cannot be reached here), local stand-ins are made from Debian's packages with mmdebstrap:
+//!
+//! - builder: Debian bookworm with build-essential, pkg-config, git and CA certificates, plus this
+//!   machine's Rust toolchain (the one running this command, with its wasm32 target) laid out as the
+//!   official image lays it out (`RUSTUP_HOME=/usr/local/rustup`, `CARGO_HOME=/usr/local/cargo`).
+//!   This machine's own extra CA certificates are trusted too, as the package registries are reached
+//!   through them.
+//! - runtime: glibc, libgcc, time zones and CA certificates extracted from Debian's packages, a
+//!   `nonroot` user 65532, no shell, no package manager: what distroless cc holds.
+//!
+//! The image is then built exactly as production builds it, differing only in those base layers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::system::{ensure_debian_packages, run};
+
+/// The official bases production builds on.
+const PUBLIC_BUILDER: &str = "docker.io/library/rust:1.95-bookworm";
+const PUBLIC_RUNTIME: &str = "gcr.io/distroless/cc-debian12:nonroot";
+/// The stand-ins made here when those are missing.
+const LOCAL_BUILDER: &str = "localhost/ticket-exchange-builder-base:1.95-bookworm";
+const LOCAL_RUNTIME: &str = "localhost/ticket-exchange-runtime-base:bookworm";
+
+/// podman with the settings this kind of machine needs (no systemd cgroups, runc, bounded limits).
+pub fn podman() -> Command {
+    let mut command = Command::new("podman");
+    command.arg("--cgroup-manager=cgroupfs");
+    command
+}
+
+/// The flags every container run here takes.
+pub const RUN_FLAGS: &[&str] =
+    &["--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=1024:1024", "--network=host"];
+
+/// The image's name: `localhost/ticket-exchange:<the server's version>`.
+pub fn name(root: &Path) -> Result<String> {
+    let manifest = std::fs::read_to_string(root.join("backend/Cargo.toml")).context("reading backend/Cargo.toml")?;
+    let version = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("version = \"").and_then(|rest| rest.strip_suffix('"')))
+        .context("no version in backend/Cargo.toml")?;
+    Ok(format!("localhost/ticket-exchange:{version}"))
+}
+
+fn exists(image: &str) -> bool {
+    podman().args(["image", "exists", image]).status().is_ok_and(|status| status.success())
+}
+
+/// The public base when podman has it, else the local stand-in, made first if need be.
+fn base(public: &str, local: &str, make: fn() -> Result<String>) -> Result<String> {
+    if exists(public) {
+        return Ok(public.to_owned());
+    }
+    if exists(local) {
+        return Ok(local.to_owned());
+    }
+    make()
+}
+
+/// Builds the image, making the base stand-ins first if needed; prints its size. Returns its name.
+pub fn build(root: &Path) -> Result<String> {
+    ensure_debian_packages(&["podman", "runc", "mmdebstrap", "uidmap"])?;
+    let builder = base(PUBLIC_BUILDER, LOCAL_BUILDER, builder_stand_in)?;
+    let runtime = base(PUBLIC_RUNTIME, LOCAL_RUNTIME, runtime_stand_in)?;
+    let image = name(root)?;
+    let started = std::time::Instant::now();
+    run(podman()
+        .arg("build")
+        .args(&RUN_FLAGS[..6])
+        .args(["--network", "host", "--pull=never", "--layers"])
+        .args(["--build-arg", &format!("BUILDER_IMAGE={builder}")])
+        .args(["--build-arg", &format!("RUNTIME_IMAGE={runtime}")])
+        .args(["-f", "deploy/Dockerfile", "--ignorefile", "deploy/Dockerfile.dockerignore", "-t", &image, "."])
+        .current_dir(root))?;
+    let size = podman().args(["image", "inspect", "--format", "{{.Size}}", &image]).output()?;
+    let bytes: u64 = String::from_utf8_lossy(&size.stdout).trim().parse().unwrap_or(0);
+    #[allow(clippy::cast_precision_loss, reason = "a size in MB for people")]
+    let megabytes = bytes as f64 / 1_000_000.0;
+    println!(
+        "image: {image} ({megabytes:.1} MB; bases {builder} and {runtime}; built in {} s)",
+        started.elapsed().as_secs()
+    );
+    Ok(image)
+}
+
+/// Runs mmdebstrap into a tarball in a scratch directory and imports it as `image`.
+fn debootstrap(image: &str, args: &[String], changes: &[&str]) -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("ticket-exchange-base-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let tarball = scratch.join("base.tar");
+    println!("image: making the stand-in {image} from Debian's packages (mmdebstrap)");
+    let made = run(Command::new("mmdebstrap").args(args).arg("bookworm").arg(&tarball));
+    let imported = made.and_then(|()| {
+        let mut import = podman();
+        import.arg("import");
+        for change in changes {
+            import.args(["--change", change]);
+        }
+        run(import.arg(&tarball).arg(image))
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    imported
+}
+
+fn builder_stand_in() -> Result<String> {
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let toolchain = sysroot.file_name().and_then(|name| name.to_str()).context("toolchain name")?.to_owned();
+    if !sysroot.join("lib/rustlib/wasm32-unknown-unknown").exists() {
+        crate::system::ensure_rust_target("wasm32-unknown-unknown")?;
+    }
+    let rustup = which("rustup")?;
+    let extra_cas: Vec<PathBuf> = std::fs::read_dir("/usr/local/share/ca-certificates")
+        .map(|entries| entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect())
+        .unwrap_or_default();
+    let mut hooks = vec![
+        r#"mkdir -p "$1/usr/local/rustup/toolchains" "$1/usr/local/cargo/bin" "$1/usr/local/share/ca-certificates/host""#
+            .to_owned(),
+        format!("copy-in {} /usr/local/rustup/toolchains", sysroot.display()),
+        format!(r#"rm -rf "$1/usr/local/rustup/toolchains/{toolchain}/share/doc""#),
+        format!("copy-in {} /usr/local/cargo/bin", rustup.display()),
+        r#"for tool in cargo rustc rustdoc rustfmt cargo-fmt cargo-clippy clippy-driver; do ln -s rustup "$1/usr/local/cargo/bin/$tool"; done"#
+            .to_owned(),
+        format!(
+            r#"printf 'version = "12"\ndefault_toolchain = "{toolchain}"\nprofile = "minimal"\nauto_self_update = "disable"\n' > "$1/usr/local/rustup/settings.toml""#
+        ),
+    ];
+    if !extra_cas.is_empty() {
+        let files: Vec<String> = extra_cas.iter().map(|path| path.display().to_string()).collect();
+        hooks.push(format!("copy-in {} /usr/local/share/ca-certificates/host", files.join(" ")));
+        hooks.push(r#"chroot "$1" update-ca-certificates"#.to_owned());
+    }
+    let mut args =
+        vec!["--variant=apt".to_owned(), "--include=build-essential,pkg-config,ca-certificates,git".to_owned()];
+    args.extend(hooks.into_iter().map(|hook| format!("--customize-hook={hook}")));
+    debootstrap(
+        LOCAL_BUILDER,
+        &args,
+        &[
+            "ENV RUSTUP_HOME=/usr/local/rustup",
+            "ENV CARGO_HOME=/usr/local/cargo",
+            "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ],
+    )?;
+    Ok(LOCAL_BUILDER.to_owned())
+}
+
+fn runtime_stand_in() -> Result<String> {
+    let hooks = [
+        r#"mkdir -p "$1/etc/ssl/certs" "$1/tmp" "$1/home/nonroot" && chmod 1777 "$1/tmp""#,
+        "copy-in /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs",
+        r#"printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$1/etc/passwd""#,
+        r#"printf 'root:x:0:\nnonroot:x:65532:\n' > "$1/etc/group" && chown 65532:65532 "$1/home/nonroot""#,
+        r#"rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists""#,
+    ];
+    if !Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+        bail!("no /etc/ssl/certs/ca-certificates.crt to give the runtime image");
+    }
+    let mut args = vec!["--variant=extract".to_owned(), "--include=libc6,libgcc-s1,tzdata,netbase".to_owned()];
+    args.extend(hooks.iter().map(|hook| format!("--customize-hook={hook}")));
+    debootstrap(LOCAL_RUNTIME, &args, &["USER 65532:65532"])?;
+    Ok(LOCAL_RUNTIME.to_owned())
+}
+
+fn which(program: &str) -> Result<PathBuf> {
+    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output()?;
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    if path.is_empty() {
+        bail!("{program} is not on PATH");
+    }
+    Ok(PathBuf::from(path))
+}
