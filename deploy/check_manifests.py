@@ -184,6 +184,12 @@ def check_rules(docs: list[tuple[str, dict[str, Any]]], k8s: Path, report: Repor
     by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for file, doc in docs:
         by_kind.setdefault(doc["kind"], []).append((file, doc))
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
+        for key in annotations:
+            report.check(
+                "checkov.io" not in key,
+                f"{file}: {describe(doc)} turns checkov checks off ({key}); skips belong in xtask/src/deploy.rs, with reasons",
+            )
         namespace = (doc.get("metadata") or {}).get("namespace")
         report.check(
             namespace in (None, NAMESPACE),

@@ -37,9 +37,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let acceptor = TcpListener::bind(config.bind_addr).into_acceptor().await?;
     let local = acceptor.local_addr();
     tracing::info!(addr = ?local, public_url = %config.public_url, "listening");
+    let grace = state.config.shutdown_grace;
     let served = run(acceptor, state, shutdown_signal()).await;
-    if let Some(scheduler) = scheduler.as_mut() {
-        scheduler.shutdown().await?;
+    if let Some(jobs) = scheduler.take() {
+        jobs.stop(grace).await?;
     }
     served
 }

@@ -17,14 +17,39 @@ use crate::outbox::Dispatcher;
 use crate::payments::reconcile::reconcile;
 use crate::state::AppState;
 
-/// Starts the jobs; they run until the returned scheduler is shut down.
-pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Result<JobScheduler> {
+/// The running jobs.
+pub struct Jobs {
+    scheduler: JobScheduler,
+    /// Held by a job while it runs.
+    running: Vec<Arc<Mutex<()>>>,
+}
+
+impl Jobs {
+    /// Stops starting jobs, then waits up to `grace` for those running to finish, so a delivery in
+    /// flight (an email handed to SMTP, a Stripe call) is recorded before the process exits.
+    pub async fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
+        self.scheduler.shutdown().await?;
+        let finished = async {
+            for running in &self.running {
+                drop(running.lock().await);
+            }
+        };
+        if tokio::time::timeout(grace, finished).await.is_err() {
+            tracing::warn!("background jobs still running after the shutdown grace; stopping anyway");
+        }
+        Ok(())
+    }
+}
+
+/// Starts the jobs; they run until [`Jobs::stop`].
+pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Result<Jobs> {
     let scheduler = JobScheduler::new().await?;
+    let mut running = Vec::new();
     let settings = state.config.jobs;
     let state_for_reconcile = state.clone();
 
     scheduler
-        .add(repeated(settings.sweep_interval, move || {
+        .add(repeated(&mut running, settings.sweep_interval, move || {
             let state = state.clone();
             async move {
                 let swept = sweep_lapsed_holds(&state.pool, state.now(), settings.sweep_batch).await;
@@ -39,7 +64,7 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
         .await?;
 
     scheduler
-        .add(repeated(settings.outbox_interval, move || {
+        .add(repeated(&mut running, settings.outbox_interval, move || {
             let dispatcher = dispatcher.clone();
             async move {
                 match dispatcher.dispatch_due(100).await {
@@ -54,7 +79,7 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
     if let Some(payments) = state_for_reconcile.payments.clone() {
         let state = state_for_reconcile;
         scheduler
-            .add(repeated(settings.reconcile_interval, move || {
+            .add(repeated(&mut running, settings.reconcile_interval, move || {
                 let (state, payments) = (state.clone(), payments.clone());
                 async move {
                     match reconcile(&payments, &state.pool, state.now(), state.config.jobs.reconcile_after).await {
@@ -68,16 +93,23 @@ pub async fn start(state: Arc<AppState>, dispatcher: Dispatcher) -> anyhow::Resu
     }
 
     scheduler.start().await?;
-    Ok(scheduler)
+    Ok(Jobs { scheduler, running })
 }
 
-/// A job that runs `work` every `every` (at least a second), skipping a tick while the previous run is still going.
-fn repeated<F, Fut>(every: Duration, work: F) -> Result<Job, tokio_cron_scheduler::JobSchedulerError>
+/// A job that runs `work` every `every` (at least a second), skipping a tick while the previous run is
+/// still going; the lock it holds while running joins `running`.
+fn repeated<F, Fut>(
+    running: &mut Vec<Arc<Mutex<()>>>,
+    every: Duration,
+    work: F,
+) -> Result<Job, tokio_cron_scheduler::JobSchedulerError>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let running = Arc::new(Mutex::new(()));
+    let lock = Arc::new(Mutex::new(()));
+    running.push(lock.clone());
+    let running = lock;
     let work = Arc::new(work);
     // The scheduler counts in whole seconds.
     let every = every.max(Duration::from_secs(1));

@@ -75,7 +75,7 @@ pub struct IntentSnapshot {
     pub last_error: Option<String>,
     /// When Stripe charged the card (the latest charge's creation, Unix seconds), once it succeeded.
     pub paid_at: Option<i64>,
-    /// Some or all of the charge has been refunded, whoever asked.
+    /// The whole charge has been refunded, whoever asked.
     pub refunded: bool,
     /// The charge has been disputed by the card holder's bank.
     pub disputed: bool,
@@ -216,9 +216,11 @@ fn charge_facts(charge: Option<&miniserde::json::Value>) -> ChargeFacts {
     };
     let flag = |key: &str| matches!(charge.get(key), Some(Value::Bool(true)));
     let succeeded = matches!(charge.get("status"), Some(Value::String(status)) if status == "succeeded");
+    // Stripe's `refunded` is true only once the whole amount went back.
+    let whole = number("amount").zip(number("amount_refunded")).is_some_and(|(amount, back)| back >= amount);
     ChargeFacts {
         paid_at: if succeeded { number("created") } else { None },
-        refunded: flag("refunded") || number("amount_refunded").is_some_and(|amount| amount > 0),
+        refunded: flag("refunded") || whole,
         disputed: flag("disputed"),
     }
 }

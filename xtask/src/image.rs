@@ -24,9 +24,12 @@ use crate::system::{ensure_debian_packages, run};
 /// The official bases production builds on.
 const PUBLIC_BUILDER: &str = "docker.io/library/rust:1.95-bookworm";
 const PUBLIC_RUNTIME: &str = "gcr.io/distroless/cc-debian12:nonroot";
-/// The stand-ins made here when those are missing.
-const LOCAL_BUILDER: &str = "localhost/ticket-exchange-builder-base:1.95-bookworm";
-const LOCAL_RUNTIME: &str = "localhost/ticket-exchange-runtime-base:bookworm";
+/// The runtime stand-in made here when the public one is missing. (The builder stand-in's name
+/// carries the version of the toolchain it holds: [`local_builder`].) Both names end in the version
+/// of their recipe below: change it with the recipe, so machines that have the old stand-in make
+/// the new one.
+const LOCAL_RUNTIME: &str = "localhost/ticket-exchange-runtime-base:bookworm-1";
+const RECIPE: u32 = 1;
 
 /// podman with the settings this kind of machine needs (no systemd cgroups, runc, bounded limits).
 pub fn podman() -> Command {
@@ -54,20 +57,40 @@ fn exists(image: &str) -> bool {
 }
 
 /// The public base when podman has it, else the local stand-in, made first if need be.
-fn base(public: &str, local: &str, make: fn() -> Result<String>) -> Result<String> {
+fn base(public: &str, local: &str, make: fn(&str) -> Result<()>) -> Result<String> {
     if exists(public) {
         return Ok(public.to_owned());
     }
-    if exists(local) {
-        return Ok(local.to_owned());
+    if !exists(local) {
+        make(local)?;
     }
-    make()
+    Ok(local.to_owned())
+}
+
+/// This machine's toolchain: its directory, its rustup name, and `rustc`'s version.
+fn toolchain() -> Result<(PathBuf, String, String)> {
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let name = sysroot.file_name().and_then(|name| name.to_str()).context("toolchain name")?.to_owned();
+    let version = Command::new("rustc").arg("--version").output().context("running rustc")?;
+    let version = String::from_utf8_lossy(&version.stdout).split_whitespace().nth(1).unwrap_or_default().to_owned();
+    // Both go into the stand-in's shell hooks and its tag: only plain names.
+    let plain = |text: &str| !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    if !plain(&name) || !plain(&version) || sysroot.to_str().is_none_or(|path| path.contains(char::is_whitespace)) {
+        bail!("unexpected toolchain {name} {version} at {}", sysroot.display());
+    }
+    Ok((sysroot, name, version))
+}
+
+/// The builder stand-in's name, by the toolchain it holds.
+fn local_builder() -> Result<String> {
+    Ok(format!("localhost/ticket-exchange-builder-base:rust-{}-bookworm-{RECIPE}", toolchain()?.2))
 }
 
 /// Builds the image, making the base stand-ins first if needed; prints its size. Returns its name.
 pub fn build(root: &Path) -> Result<String> {
     ensure_debian_packages(&["podman", "runc", "mmdebstrap", "uidmap"])?;
-    let builder = base(PUBLIC_BUILDER, LOCAL_BUILDER, builder_stand_in)?;
+    let builder = base(PUBLIC_BUILDER, &local_builder()?, builder_stand_in)?;
     let runtime = base(PUBLIC_RUNTIME, LOCAL_RUNTIME, runtime_stand_in)?;
     let image = name(root)?;
     let started = std::time::Instant::now();
@@ -77,6 +100,8 @@ pub fn build(root: &Path) -> Result<String> {
         .args(["--network", "host", "--pull=never", "--layers"])
         .args(["--build-arg", &format!("BUILDER_IMAGE={builder}")])
         .args(["--build-arg", &format!("RUNTIME_IMAGE={runtime}")])
+        // The registry mirror reached here lacks a release wasm-bindgen-cli's own lock file pins.
+        .args(["--build-arg", "CARGO_INSTALL_LOCKED="])
         .args(["-f", "deploy/Dockerfile", "--ignorefile", "deploy/Dockerfile.dockerignore", "-t", &image, "."])
         .current_dir(root))?;
     let size = podman().args(["image", "inspect", "--format", "{{.Size}}", &image]).output()?;
@@ -109,17 +134,18 @@ fn debootstrap(image: &str, args: &[String], changes: &[&str]) -> Result<()> {
     imported
 }
 
-fn builder_stand_in() -> Result<String> {
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    let toolchain = sysroot.file_name().and_then(|name| name.to_str()).context("toolchain name")?.to_owned();
+fn builder_stand_in(image: &str) -> Result<()> {
+    let (sysroot, toolchain, _) = toolchain()?;
     if !sysroot.join("lib/rustlib/wasm32-unknown-unknown").exists() {
         crate::system::ensure_rust_target("wasm32-unknown-unknown")?;
     }
     let rustup = which("rustup")?;
     let extra_cas: Vec<PathBuf> = std::fs::read_dir("/usr/local/share/ca-certificates")
-        .map(|entries| entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect())
-        .unwrap_or_default();
+        .map(|entries| entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|path: &PathBuf| path.to_str().is_some_and(|text| !text.contains(char::is_whitespace)))
+        .collect();
     let mut hooks = vec![
         r#"mkdir -p "$1/usr/local/rustup/toolchains" "$1/usr/local/cargo/bin" "$1/usr/local/share/ca-certificates/host""#
             .to_owned(),
@@ -141,32 +167,30 @@ fn builder_stand_in() -> Result<String> {
         vec!["--variant=apt".to_owned(), "--include=build-essential,pkg-config,ca-certificates,git".to_owned()];
     args.extend(hooks.into_iter().map(|hook| format!("--customize-hook={hook}")));
     debootstrap(
-        LOCAL_BUILDER,
+        image,
         &args,
         &[
             "ENV RUSTUP_HOME=/usr/local/rustup",
             "ENV CARGO_HOME=/usr/local/cargo",
             "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         ],
-    )?;
-    Ok(LOCAL_BUILDER.to_owned())
+    )
 }
 
-fn runtime_stand_in() -> Result<String> {
+fn runtime_stand_in(image: &str) -> Result<()> {
     let hooks = [
         r#"mkdir -p "$1/etc/ssl/certs" "$1/tmp" "$1/home/nonroot" && chmod 1777 "$1/tmp""#,
-        "copy-in /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs",
+        // Debian's CA bundle (not this machine's, which may trust private CAs).
+        r#"cat "$1"/usr/share/ca-certificates/mozilla/*.crt > "$1/etc/ssl/certs/ca-certificates.crt""#,
         r#"printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$1/etc/passwd""#,
         r#"printf 'root:x:0:\nnonroot:x:65532:\n' > "$1/etc/group" && chown 65532:65532 "$1/home/nonroot""#,
-        r#"rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists""#,
+        // What the server never uses: charset converters, debconf's and dpkg's tools, documentation.
+        r#"rm -rf "$1/usr/lib/x86_64-linux-gnu/gconv" "$1/usr/share/perl5" "$1"/usr/bin/debconf* "$1"/usr/sbin/dpkg-* "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists""#,
     ];
-    if !Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
-        bail!("no /etc/ssl/certs/ca-certificates.crt to give the runtime image");
-    }
-    let mut args = vec!["--variant=extract".to_owned(), "--include=libc6,libgcc-s1,tzdata,netbase".to_owned()];
+    let mut args =
+        vec!["--variant=extract".to_owned(), "--include=libc6,libgcc-s1,tzdata,netbase,ca-certificates".to_owned()];
     args.extend(hooks.iter().map(|hook| format!("--customize-hook={hook}")));
-    debootstrap(LOCAL_RUNTIME, &args, &["USER 65532:65532"])?;
-    Ok(LOCAL_RUNTIME.to_owned())
+    debootstrap(image, &args, &["USER 65532:65532"])
 }
 
 fn which(program: &str) -> Result<PathBuf> {

@@ -21,19 +21,35 @@ use crate::system::{ensure_debian_packages, run};
 
 const REPLICAS: usize = 3;
 
-/// Everything the stack started; dropping it stops all of it.
+/// Everything the stack started; dropping it stops all of it (also when starting fails half-way).
+#[derive(Default)]
 struct Stack {
     containers: Vec<String>,
-    haproxy: Child,
-    smtp: Child,
-    stripe: LocalStripe,
+    /// Each container's own address, in the order of `containers`.
+    replica_urls: Vec<String>,
+    haproxy: Option<Child>,
+    smtp: Option<Child>,
+    stripe: Option<LocalStripe>,
     /// Stopped before its data directory (inside `scratch`) is removed.
     cluster: Option<Cluster>,
     scratch: PathBuf,
     url: String,
-    stripe_url: String,
     database_url: String,
     mail: PathBuf,
+}
+
+impl Stack {
+    fn stripe_url(&self) -> String {
+        self.stripe.as_ref().map(LocalStripe::url).unwrap_or_default()
+    }
+
+    /// The containers' own logs, for when something failed.
+    fn print_logs(&self) {
+        for name in &self.containers {
+            eprintln!("--- podman logs {name} (last 40 lines)");
+            let _ = podman().args(["logs", "--tail", "40", name]).status();
+        }
+    }
 }
 
 impl Drop for Stack {
@@ -41,10 +57,11 @@ impl Drop for Stack {
         for name in &self.containers {
             let _ = podman().args(["rm", "--force", "--time", "5", name]).stdout(Stdio::null()).status();
         }
-        let _ = self.haproxy.kill();
-        let _ = self.haproxy.wait();
-        let _ = self.smtp.kill();
-        let _ = self.smtp.wait();
+        for child in [self.haproxy.as_mut(), self.smtp.as_mut()].into_iter().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop(self.stripe.take());
         drop(self.cluster.take());
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
@@ -67,25 +84,26 @@ fn config_map(root: &Path) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-fn haproxy_config(lb_port: u16, ports: &[u16]) -> String {
+fn haproxy_config(lb_port: u16, ports: &[u16], socket: &Path) -> String {
     let servers: String = ports
         .iter()
         .enumerate()
         .map(|(n, port)| format!("  server replica{} 127.0.0.1:{port} check\n", n + 1))
         .collect();
     format!(
-        "global\n  maxconn 4000\n\
+        "global\n  maxconn 4000\n  stats socket {} mode 600 level admin\n\
          defaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n  \
          retries 3\n  option redispatch\n  option http-server-close\n  http-reuse never\n\
          frontend web\n  bind 127.0.0.1:{lb_port}\n  option forwardfor\n  default_backend replicas\n\
          backend replicas\n  balance roundrobin\n  option httpchk GET /api/readyz\n  \
-         http-check expect status 200\n  default-server inter 500ms fall 2 rise 2\n{servers}"
+         http-check expect status 200\n  default-server inter 500ms fall 2 rise 2\n{servers}",
+        socket.display()
     )
 }
 
 /// Starts replica `n` (1-based) of `image`, listening on `port`.
 fn start_replica(root: &Path, image: &str, n: usize, port: u16, env: &[(String, String)]) -> Result<String> {
-    let name = format!("ticket-exchange-stack-{n}");
+    let name = format!("ticket-exchange-stack-{}-{n}", std::process::id());
     let mut command = podman();
     command
         .args(["run", "--detach", "--replace", "--name", &name])
@@ -101,10 +119,13 @@ fn start_replica(root: &Path, image: &str, n: usize, port: u16, env: &[(String, 
 }
 
 fn wait_until_ready(url: &str, seconds: u64) -> Result<()> {
+    use std::io::{Read, Write};
     let (host, path) = url.trim_start_matches("http://").split_once('/').unwrap_or((url, ""));
-    for _ in 0..seconds * 10 {
-        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
-            use std::io::{Read, Write};
+    let address: std::net::SocketAddr = host.parse().context("a loopback address")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
             let _ = write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
             let mut answer = String::new();
             let _ = stream.read_to_string(&mut answer);
@@ -117,77 +138,81 @@ fn wait_until_ready(url: &str, seconds: u64) -> Result<()> {
     bail!("{url} did not answer 200 within {seconds} s")
 }
 
-fn start(root: &Path, python: &Path) -> Result<Stack> {
+/// Starts the stack. `load_test`: the test's load comes from one address, which the per-address
+/// rate limit would treat as one abusive client, so it is off then (as in the benchmarks).
+fn start(root: &Path, python: &Path, load_test: bool) -> Result<Stack> {
     ensure_debian_packages(&["haproxy"])?;
-    let image = crate::image::name(root)?;
-    if !podman().args(["image", "exists", &image]).status().is_ok_and(|status| status.success()) {
-        crate::image::build(root)?;
-    }
+    let image = crate::image::build(root)?;
     let scratch = std::env::temp_dir().join(format!("ticket-exchange-stack-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
-    let cluster = Cluster::start(&scratch.join("postgres"), &["max_connections=200"])?;
+    let mut stack = Stack::default();
+    stack.mail = scratch.join("mail");
+    stack.scratch.clone_from(&scratch);
+    let cluster = stack.cluster.insert(Cluster::start(&scratch.join("postgres"), &["max_connections=200"])?);
     cluster.ensure_database("stack")?;
-    let database_url = cluster.url("stack");
-    let stripe = LocalStripe::start(root, python, None)?;
+    stack.database_url = cluster.url("stack");
+    let stripe_url = stack.stripe.insert(LocalStripe::start(root, python, None)?).url();
     let smtp_port = free_port()?;
-    let mail = scratch.join("mail");
-    let smtp = Command::new(python.join("python"))
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{smtp_port}")])
-        .args(["-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&mail)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the SMTP sink (aiosmtpd)")?;
+    stack.smtp = Some(
+        Command::new(python.join("python"))
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{smtp_port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&stack.mail)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the SMTP sink (aiosmtpd)")?,
+    );
     let lb_port = free_port()?;
-    let url = format!("http://127.0.0.1:{lb_port}");
+    stack.url = format!("http://127.0.0.1:{lb_port}");
     let mut env = config_map(root)?;
-    let overrides = [
-        ("PUBLIC_URL", url.clone()),
-        ("DATABASE_URL", database_url.clone()),
+    let mut overrides = vec![
+        ("PUBLIC_URL", stack.url.clone()),
+        ("DATABASE_URL", stack.database_url.clone()),
         ("STRIPE_SECRET_KEY", localstripe::SECRET_KEY.to_owned()),
         ("STRIPE_PUBLISHABLE_KEY", localstripe::PUBLISHABLE_KEY.to_owned()),
         ("STRIPE_WEBHOOK_SECRET", localstripe::WEBHOOK_SECRET.to_owned()),
-        ("STRIPE_API_BASE", stripe.url()),
-        ("STRIPE_JS_URL", format!("{}/js.stripe.com/v3/", stripe.url())),
+        ("STRIPE_API_BASE", stripe_url.clone()),
+        ("STRIPE_JS_URL", format!("{stripe_url}/js.stripe.com/v3/")),
         ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
         ("LOG_FORMAT", "text".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
+    if load_test {
+        overrides.push(("RATE_LIMIT_PER_MINUTE", "0".to_owned()));
+    }
     env.retain(|(key, _)| key != "BIND_ADDR" && !overrides.iter().any(|(name, _)| name == key));
     env.extend(overrides.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
     let ports: Vec<u16> = (0..REPLICAS).map(|_| free_port()).collect::<Result<_>>()?;
     // All three start, and migrate, at once.
-    let mut containers = Vec::new();
     for (n, port) in ports.iter().enumerate() {
-        containers.push(start_replica(root, &image, n + 1, *port, &env)?);
+        let name = start_replica(root, &image, n + 1, *port, &env)?;
+        stack.containers.push(name);
+        stack.replica_urls.push(format!("http://127.0.0.1:{port}"));
     }
-    std::fs::write(scratch.join("haproxy.cfg"), haproxy_config(lb_port, &ports))?;
-    let haproxy = Command::new("haproxy")
-        .args(["-db", "-f"])
-        .arg(scratch.join("haproxy.cfg"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting haproxy")?;
-    let stack = Stack {
-        containers,
-        haproxy,
-        smtp,
-        stripe_url: stripe.url(),
-        stripe,
-        cluster: Some(cluster),
-        scratch,
-        url,
-        database_url,
-        mail,
-    };
-    for port in &ports {
-        wait_until_ready(&format!("127.0.0.1:{port}/api/readyz"), 60)?;
+    let config = scratch.join("haproxy.cfg");
+    std::fs::write(&config, haproxy_config(lb_port, &ports, &scratch.join("haproxy.sock")))?;
+    stack.haproxy = Some(
+        Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting haproxy")?,
+    );
+    let ready = ports
+        .iter()
+        .try_for_each(|port| wait_until_ready(&format!("127.0.0.1:{port}/api/readyz"), 60))
+        .and_then(|()| wait_until_ready(&format!("127.0.0.1:{lb_port}/api/readyz"), 30));
+    if let Err(err) = ready {
+        stack.print_logs();
+        return Err(err);
     }
-    wait_until_ready(&format!("127.0.0.1:{lb_port}/api/readyz"), 30)?;
-    stack.stripe.register_webhook(&format!("{}/api/webhooks/stripe", stack.url))?;
+    if let Some(stripe) = &stack.stripe {
+        stripe.register_webhook(&format!("{}/api/webhooks/stripe", stack.url))?;
+    }
     Ok(stack)
 }
 
@@ -200,11 +225,11 @@ pub fn stack(root: &Path, test: bool) -> Result<()> {
     let stopped = Arc::new(AtomicBool::new(false));
     let flag = stopped.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("Ctrl-C handler")?;
-    let stack = start(root, &python)?;
+    let stack = start(root, &python, false)?;
     println!(
         "stack: {} (three replicas behind haproxy; localstripe {}; mail in {})",
         stack.url,
-        stack.stripe_url,
+        stack.stripe_url(),
         stack.mail.display()
     );
     println!("stack: Ctrl-C stops everything it started");
@@ -218,15 +243,20 @@ pub fn stack(root: &Path, test: bool) -> Result<()> {
 /// The stack test (`deploy/stack_test.py`) against a stack started for it.
 pub fn test(root: &Path, python: &Path) -> Result<()> {
     let started = std::time::Instant::now();
-    let stack = start(root, python)?;
+    let stack = start(root, python, true)?;
     let result = run(Command::new(python.join("python"))
         .arg(root.join("deploy/stack_test.py"))
         .env("STACK_URL", &stack.url)
-        .env("STRIPE_URL", &stack.stripe_url)
+        .env("STRIPE_URL", stack.stripe_url())
         .env("MAILDIR", &stack.mail)
         .env("DATABASE_URL", &stack.database_url)
         .env("PSQL", crate::postgres::binaries()?.join("psql"))
-        .env("REPLICAS", stack.containers.join(",")));
+        .env("REPLICAS", stack.containers.join(","))
+        .env("REPLICA_URLS", stack.replica_urls.join(","))
+        .env("HAPROXY_SOCKET", stack.scratch.join("haproxy.sock")));
+    if result.is_err() {
+        stack.print_logs();
+    }
     drop(stack);
     println!("stack: test {} in {} s", if result.is_ok() { "passed" } else { "failed" }, started.elapsed().as_secs());
     result

@@ -41,11 +41,11 @@ pub async fn reconcile(
             match lapsed::resolve(payments, pool, order.id, now).await {
                 Ok(Resolution::Released) => report.canceled += 1,
                 Ok(Resolution::Settled) => report.completed += 1,
-                Ok(Resolution::NothingToDo | Resolution::StillProcessing) => {}
+                Ok(Resolution::NothingToDo | Resolution::StillProcessing) => put_back(pool, order.id, now).await,
                 Err(err) => {
                     tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not resolve a lapsed hold");
                     report.failed += 1;
-                    store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
+                    put_back(pool, order.id, now).await;
                 }
             }
             continue;
@@ -65,7 +65,7 @@ pub async fn reconcile(
             Err(err) => {
                 tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not reach Stripe");
                 report.failed += 1;
-                store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
+                put_back(pool, order.id, now).await;
                 continue;
             }
         };
@@ -74,20 +74,32 @@ pub async fn reconcile(
         match settled {
             settle::Settlement::Completed | settle::Settlement::CompletedLate => report.completed += 1,
             settle::Settlement::RefundRequested => report.refunds_requested += 1,
-            settle::Settlement::Unchanged => {}
+            settle::Settlement::Unchanged => put_back(pool, order.id, now).await,
         }
     }
     for order in refunds {
         report.checked += 1;
         match refund_order(payments, pool, order.id, RefundCaller::Resume, now).await {
             Ok(super::refund::RefundOutcome::Refunded(_)) => report.refunds_finished += 1,
-            Ok(super::refund::RefundOutcome::Pending(_)) => {}
+            Ok(super::refund::RefundOutcome::Pending(_)) => put_back(pool, order.id, now).await,
             Err(err) => {
                 tracing::warn!(order_id = %order.id, error = %err, "reconciliation could not finish a refund");
                 report.failed += 1;
-                store::touch(&mut *db::conn(pool).await?, order.id, now).await?;
+                put_back(pool, order.id, now).await;
             }
         }
     }
     Ok(report)
+}
+
+/// Sends an order reconciliation looked at and could not finish to the back of its line, so a few
+/// that stay unsettled cannot starve the rest. A failure here only delays that.
+async fn put_back(pool: &DbPool, order_id: uuid::Uuid, now: DateTime<Utc>) {
+    let touched = match db::conn(pool).await {
+        Ok(mut conn) => store::touch(&mut conn, order_id, now).await.map_err(DbError::from),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = touched {
+        tracing::warn!(%order_id, error = %err, "could not note a reconciliation look");
+    }
 }

@@ -54,7 +54,7 @@ pub fn Register() -> Element {
                 return;
             }
             busy.set(true);
-            let body = Problem::bounded("email", "Email", email()).and_then(|email| {
+            let body = Problem::bounded("email", "Email", email().trim().to_owned()).and_then(|email| {
                 let password = Problem::bounded("password", "Password", password())?;
                 Ok(types::RegisterRequest { email, password, terms_accepted: terms() })
             });
@@ -120,7 +120,7 @@ pub fn Login(next: String) -> Element {
         let next = next.clone();
         async move {
             busy.set(true);
-            let body = Problem::bounded("email", "Email", email()).and_then(|email| {
+            let body = Problem::bounded("email", "Email", email().trim().to_owned()).and_then(|email| {
                 let password = Problem::bounded("password", "Password", password())?;
                 Ok(types::LoginRequest { email, password })
             });

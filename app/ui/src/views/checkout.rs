@@ -96,15 +96,17 @@ fn billing_request(
     postal_code: String,
     country: String,
 ) -> Result<types::BillingRequest, Problem> {
-    let region = Some(region).filter(|value| !value.trim().is_empty());
+    // Trimmed as the server trims them, so the lengths checked are the ones it checks.
+    let trim = |value: String| value.trim().to_owned();
+    let region = Some(trim(region)).filter(|value| !value.is_empty());
     Ok(types::BillingRequest {
-        name: Problem::bounded("billing.name", "Name", name)?,
-        line1: Problem::bounded("billing.line1", "Address", line1)?,
+        name: Problem::bounded("billing.name", "Name", trim(name))?,
+        line1: Problem::bounded("billing.line1", "Address", trim(line1))?,
         line2: None,
-        city: Problem::bounded("billing.city", "City", city)?,
+        city: Problem::bounded("billing.city", "City", trim(city))?,
         region: region.map(|region| Problem::bounded("billing.region", "Province or state", region)).transpose()?,
-        postal_code: Problem::bounded("billing.postalCode", "Postal code", postal_code)?,
-        country: Problem::bounded("billing.country", "Country", country)?,
+        postal_code: Problem::bounded("billing.postalCode", "Postal code", trim(postal_code))?,
+        country: Problem::bounded("billing.country", "Country", trim(country).to_uppercase())?,
     })
 }
 
@@ -175,7 +177,10 @@ fn CheckoutForm(prepared: Prepared) -> Element {
                                 return;
                             }
                             Ok(_) => card_error.set(Some("The payment did not go through. Please try again.".into())),
-                            Err(problem) if matches!(problem.code.as_str(), "card_declined" | CARD_PROBLEM) => {
+                            Err(problem)
+                                if matches!(problem.code.as_str(), "card_declined" | CARD_PROBLEM)
+                                    || problem.field("cardToken").is_some() =>
+                            {
                                 card_error.set(Some(problem.message));
                             }
                             Err(problem) => errors.set(problem),

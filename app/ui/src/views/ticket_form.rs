@@ -75,7 +75,7 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
             busy.set(true);
             let client = session::client();
             let result = match &editing {
-                None => match Problem::bounded("title", "Title", title()) {
+                None => match Problem::bounded("title", "Title", title().trim().to_owned()) {
                     Ok(title) => client
                         .create_ticket()
                         .body(types::CreateTicketRequest { title, price: minor, currency: None })
@@ -86,7 +86,7 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
                     Err(problem) => Err(problem),
                 },
                 Some(ticket) => match (
-                    Problem::bounded("title", "Title", title()),
+                    Problem::bounded("title", "Title", title().trim().to_owned()),
                     Problem::bounded("currency", "Currency", ticket.currency.clone()),
                 ) {
                     (Ok(title), Ok(currency)) => client
