@@ -12,7 +12,8 @@ HAPROXY_SOCKET (the load balancer's admin socket).
 3. Under load, the second replica is taken out of the balancer, stopped with SIGTERM and started
    again, as a rolling update does it: it exits cleanly, no request fails at all, and every
    acknowledged order survives. Orders paid for are complete with their tickets sold.
-4. Every email the outbox had to send was sent exactly once.
+4. Every email the outbox had to send was sent, each once; the only exception allowed is the one
+   email the SIGKILLed replica may have been sending, sent again under its own Message-ID.
 
 Waits are bounded polls of a condition; nothing sleeps for a fixed time to let work happen.
 """
@@ -135,8 +136,8 @@ def purchase() -> None:
 
 
 class Load:
-    """Buyers reserving listings through the load balancer, half of them paying, the other half
-    cancelling (which puts the listing back in the pool), until stopped."""
+    """Buyers reserving listings through the load balancer, two of them paying, the rest cancelling
+    (which puts the listing back in the pool), until stopped."""
 
     def __init__(self, buyers: list[str], listings: list[str]):
         self.buyers = buyers
@@ -193,7 +194,8 @@ class Load:
                 self.failures.append(f"{type(err).__name__}: {err}")
 
     def run(self, during) -> None:
-        threads = [threading.Thread(target=self.work, args=(buyer, n % 2 == 0)) for n, buyer in enumerate(self.buyers)]
+        # Two of the buyers pay (each payment sells a listing for good); the others cancel theirs.
+        threads = [threading.Thread(target=self.work, args=(buyer, n < 2)) for n, buyer in enumerate(self.buyers)]
         for thread in threads:
             thread.start()
         try:
@@ -257,7 +259,7 @@ def chaos(name: str, signal: str, buyers: list[str], seller: str) -> Load:
     SIGKILL comes unannounced. SIGTERM comes as a rolling update brings it: the replica is taken out
     of the balancer first and its open requests are let finish (the Service's endpoints and the
     Deployment's preStop sleep do this in a cluster), then it is stopped and must exit cleanly."""
-    load = Load(buyers, market(seller, 100))
+    load = Load(buyers, market(seller, 150))
     server = f"replica{REPLICAS.index(name) + 1}"
 
     def acknowledged_more(than: int):
@@ -311,14 +313,20 @@ def main() -> int:
     rolled = chaos(REPLICAS[1], "TERM", [register(f"buyer{n}")[0] for n in range(6)], seller)
     if rolled.failures:
         raise Failed(f"requests failed during the graceful restart: {rolled.failures[:5]}")
-    # A replica killed mid-send leaves its lease (2 minutes) and its claim (5 minutes) to run out
-    # before another sends the email: bounded, and rare.
-    eventually("every email due to be sent", outbox_settled, 420)
+    # A replica killed mid-send leaves its delivery's lease (2 minutes) and its email's claim
+    # (EMAIL_CLAIM_TIMEOUT, 20 s here) to run out before another replica sends that email.
+    eventually("every email due to be sent", outbox_settled, 300)
     expected = int(sql("SELECT count(*) FROM outbox_events WHERE kind IN ('order.completed', 'order.refunded')"))
     ids = [m["Message-ID"] for m in mails()]
-    if len(ids) != expected or len(set(ids)) != len(ids):
-        raise Failed(f"{len(ids)} emails ({len(set(ids))} distinct) for {expected} events that send one")
-    print(f"stack: {expected} emails, each sent once", flush=True)
+    if len(set(ids)) != expected:
+        raise Failed(f"{len(set(ids))} distinct emails for {expected} events that send one")
+    # The one exception to "once": the SIGKILLed replica may have died after the mail server took an
+    # email and before it could record that; that email goes out again, under the same Message-ID.
+    again = len(ids) - len(set(ids))
+    if again > 1:
+        raise Failed(f"{again} emails were sent twice; at most the one the killed replica was sending may be")
+    print(f"stack: {expected} emails, none lost, each sent once"
+          + (f" (one sent again under its Message-ID: the SIGKILL came mid-send)" if again else ""), flush=True)
     print("1 passed, 0 failed")
     return 0
 

@@ -86,6 +86,9 @@ pub struct MailSettings {
     pub from: String,
     /// `MAIL_DIR` (default `mail`): where emails are written when there is no SMTP server.
     pub mail_dir: std::path::PathBuf,
+    /// `EMAIL_CLAIM_TIMEOUT` (default `5m`): how long an email being sent is left to the worker
+    /// sending it before another takes it over (the first may have died mid-send).
+    pub claim_timeout: Duration,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -269,6 +272,7 @@ impl Config {
                 smtp_url: var("SMTP_URL"),
                 from: var("MAIL_FROM").unwrap_or_else(|| "Ticket Exchange <tickets@localhost>".into()),
                 mail_dir: var("MAIL_DIR").unwrap_or_else(|| "mail".into()).into(),
+                claim_timeout: duration(var("EMAIL_CLAIM_TIMEOUT"), "EMAIL_CLAIM_TIMEOUT", Duration::from_secs(300))?,
             },
             stripe: match var("STRIPE_SECRET_KEY") {
                 None => None,

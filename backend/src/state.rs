@@ -36,6 +36,7 @@ impl AppState {
             clock: clock.clone(),
             public_url: config.public_url.clone(),
             hold_minutes: config.orders.hold.as_secs() / 60,
+            claim_timeout: chrono::TimeDelta::from_std(config.mail.claim_timeout).unwrap_or(chrono::TimeDelta::MAX),
         });
         Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics }))
     }

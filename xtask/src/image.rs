@@ -9,8 +9,8 @@
 //!   official image lays it out (`RUSTUP_HOME=/usr/local/rustup`, `CARGO_HOME=/usr/local/cargo`).
 //!   This machine's own extra CA certificates are trusted too, as the package registries are reached
 //!   through them.
-//! - runtime: glibc, libgcc, time zones and CA certificates extracted from Debian's packages, a
-//!   `nonroot` user 65532, no shell, no package manager: what distroless cc holds.
+//! - runtime: glibc, libgcc and CA certificates extracted from Debian's packages, a `nonroot` user
+//!   65532, no shell, no package manager: what distroless cc holds, less its time zone database.
 //!
 //! The image is then built exactly as production builds it, differing only in those base layers.
 
@@ -28,7 +28,7 @@ const PUBLIC_RUNTIME: &str = "gcr.io/distroless/cc-debian12:nonroot";
 /// carries the version of the toolchain it holds: [`local_builder`].) Both names end in the version
 /// of their recipe below: change it with the recipe, so machines that have the old stand-in make
 /// the new one.
-const LOCAL_RUNTIME: &str = "localhost/ticket-exchange-runtime-base:bookworm-1";
+const LOCAL_RUNTIME: &str = "localhost/ticket-exchange-runtime-base:bookworm-3";
 const RECIPE: u32 = 1;
 
 /// podman with the settings this kind of machine needs (no systemd cgroups, runc, bounded limits).
@@ -177,20 +177,82 @@ fn builder_stand_in(image: &str) -> Result<()> {
     )
 }
 
+/// The runtime base: what Debian's packages for glibc, libgcc, netbase and CA
+/// certificates hold, unpacked without running any of their scripts (there is no shell to run them
+/// with), then finished here: Debian's CA bundle, the `nonroot` user, `/tmp`, and nothing the server
+/// does not use (charset converters, OpenSSL, debconf, documentation; no time zone database either,
+/// which distroless has: the server keeps and logs every time in UTC).
 fn runtime_stand_in(image: &str) -> Result<()> {
-    let hooks = [
-        r#"mkdir -p "$1/etc/ssl/certs" "$1/tmp" "$1/home/nonroot" && chmod 1777 "$1/tmp""#,
-        // Debian's CA bundle (not this machine's, which may trust private CAs).
-        r#"cat "$1"/usr/share/ca-certificates/mozilla/*.crt > "$1/etc/ssl/certs/ca-certificates.crt""#,
-        r#"printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$1/etc/passwd""#,
-        r#"printf 'root:x:0:\nnonroot:x:65532:\n' > "$1/etc/group" && chown 65532:65532 "$1/home/nonroot""#,
-        // What the server never uses: charset converters, debconf's and dpkg's tools, documentation.
-        r#"rm -rf "$1/usr/lib/x86_64-linux-gnu/gconv" "$1/usr/share/perl5" "$1"/usr/bin/debconf* "$1"/usr/sbin/dpkg-* "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/locale" "$1/var/cache/apt" "$1/var/lib/apt/lists""#,
+    let scratch = std::env::temp_dir().join(format!("ticket-exchange-runtime-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let root = scratch.join("root");
+    std::fs::create_dir_all(&root)?;
+    let extracted = scratch.join("extracted.tar");
+    println!("image: making the stand-in {image} from Debian's packages (mmdebstrap)");
+    let made = run(Command::new("mmdebstrap")
+        .args(["--variant=extract", "--include=libc6,libgcc-s1,netbase,ca-certificates", "bookworm"])
+        .arg(&extracted))
+    .and_then(|()| run(Command::new("tar").arg("-C").arg(&root).arg("-xf").arg(&extracted)))
+    .and_then(|()| finish_runtime(&root))
+    .and_then(|()| {
+        let finished = scratch.join("runtime.tar");
+        run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&finished).arg("."))?;
+        run(podman().args(["import", "--change", "USER 65532:65532"]).arg(&finished).arg(image))
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    made
+}
+
+fn finish_runtime(root: &Path) -> Result<()> {
+    let mut bundle = String::new();
+    let mozilla = root.join("usr/share/ca-certificates/mozilla");
+    let mut certificates: Vec<PathBuf> =
+        std::fs::read_dir(&mozilla).context("Debian's CA certificates")?.flatten().map(|entry| entry.path()).collect();
+    certificates.sort();
+    for certificate in &certificates {
+        bundle.push_str(&std::fs::read_to_string(certificate)?);
+    }
+    std::fs::create_dir_all(root.join("etc/ssl/certs"))?;
+    std::fs::write(root.join("etc/ssl/certs/ca-certificates.crt"), bundle)?;
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    )?;
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnonroot:x:65532:\n")?;
+    std::fs::create_dir_all(root.join("tmp"))?;
+    std::fs::create_dir_all(root.join("home/nonroot"))?;
+    run(Command::new("chmod").arg("1777").arg(root.join("tmp")))?;
+    run(Command::new("chown").arg("65532:65532").arg(root.join("home/nonroot")))?;
+    let lib = root.join("usr/lib/x86_64-linux-gnu");
+    let mut unused = vec![
+        lib.join("gconv"),
+        lib.join("engines-3"),
+        lib.join("ossl-modules"),
+        root.join("usr/lib/ssl"),
+        root.join("usr/share/doc"),
+        root.join("usr/share/man"),
+        root.join("usr/share/lintian"),
+        root.join("usr/share/perl5"),
+        root.join("usr/share/locale"),
+        root.join("usr/share/ca-certificates"),
+        root.join("usr/sbin"),
+        root.join("usr/bin"),
+        root.join("var/lib/dpkg"),
     ];
-    let mut args =
-        vec!["--variant=extract".to_owned(), "--include=libc6,libgcc-s1,tzdata,netbase,ca-certificates".to_owned()];
-    args.extend(hooks.iter().map(|hook| format!("--customize-hook={hook}")));
-    debootstrap(image, &args, &["USER 65532:65532"])
+    for entry in std::fs::read_dir(&lib)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("libssl") || name.starts_with("libcrypto") {
+            unused.push(entry.path());
+        }
+    }
+    for path in unused {
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn which(program: &str) -> Result<PathBuf> {

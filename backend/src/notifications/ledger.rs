@@ -7,9 +7,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::sent_emails;
 
-/// How long a claim protects an email being sent before another worker may take it over.
-const CLAIM_TIMEOUT: TimeDelta = TimeDelta::minutes(5);
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     /// Ours to send.
@@ -27,6 +24,7 @@ pub async fn claim(
     kind: &str,
     message_id: &str,
     now: DateTime<Utc>,
+    timeout: TimeDelta,
 ) -> QueryResult<Claim> {
     let inserted = diesel::insert_into(sent_emails::table)
         .values((
@@ -49,7 +47,8 @@ pub async fn claim(
     if status == "sent" {
         return Ok(Claim::AlreadySent);
     }
-    if claimed_at > now - CLAIM_TIMEOUT {
+    // A claim protects an email being sent for `timeout` before another worker may take it over.
+    if claimed_at > now - timeout {
         return Ok(Claim::Busy);
     }
     // The claimant died mid-send: take over, unless someone else just did.

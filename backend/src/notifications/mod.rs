@@ -27,6 +27,8 @@ pub struct Notifier {
     pub clock: Arc<dyn Clock>,
     pub public_url: String,
     pub hold_minutes: u64,
+    /// How long an email being sent is left to its worker (`EMAIL_CLAIM_TIMEOUT`).
+    pub claim_timeout: chrono::TimeDelta,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -68,9 +70,17 @@ pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Re
     let dedup_key = format!("{}.{}.{}", delivery.event_id, kind.as_str(), order_id.simple());
     let message = email.message(notifier.mailer.from(), &dedup_key).map_err(ConsumerError::new)?;
 
-    match ledger::claim(&mut held, delivery.event_id, &recipient, kind.as_str(), &dedup_key, now)
-        .await
-        .map_err(ConsumerError::new)?
+    match ledger::claim(
+        &mut held,
+        delivery.event_id,
+        &recipient,
+        kind.as_str(),
+        &dedup_key,
+        now,
+        notifier.claim_timeout,
+    )
+    .await
+    .map_err(ConsumerError::new)?
     {
         ledger::Claim::AlreadySent => return Ok(()),
         ledger::Claim::Busy => return Err(ConsumerError::busy("another worker is sending this email")),
