@@ -89,7 +89,8 @@ fn local_builder() -> Result<String> {
 
 /// Builds the image, making the base stand-ins first if needed; prints its size. Returns its name.
 pub fn build(root: &Path) -> Result<String> {
-    ensure_debian_packages(&["podman", "runc", "mmdebstrap", "uidmap"])?;
+    // mmdebstrap's recommended helpers too: packages are installed without recommends here.
+    ensure_debian_packages(&["podman", "runc", "mmdebstrap", "uidmap", "libdpkg-perl", "gpg", "mount", "arch-test"])?;
     let builder = base(PUBLIC_BUILDER, &local_builder()?, builder_stand_in)?;
     let runtime = base(PUBLIC_RUNTIME, LOCAL_RUNTIME, runtime_stand_in)?;
     let image = name(root)?;
