@@ -13,6 +13,11 @@ impl TaxRate {
         Self { milli_percent }
     }
 
+    /// The rate in thousandths of a percent.
+    pub const fn milli_percent(self) -> i64 {
+        self.milli_percent
+    }
+
     /// Parses a percentage with at most three decimals, between 0 and 100: `5`, `13`, `14.975`.
     pub fn parse_percent(raw: &str) -> Result<Self, String> {
         let raw = raw.trim().trim_end_matches('%');

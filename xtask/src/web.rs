@@ -1,5 +1,6 @@
-//! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32, then
-//! `wasm-bindgen --target web`, plus `index.html`, `style.css` and `boot.js`. The result goes to
+//! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32 (the `web` profile:
+//! size-optimised, LTO, abort on panic), then `wasm-bindgen --target web` and `wasm-opt -Oz`
+//! (binaryen from npm, pinned in `xtask/web-tools`), plus `index.html`, `style.css` and `boot.js`. The result goes to
 //! `<target dir>/web-ui`, which the server serves with `WEB_DIR`, and which Tauri bundles.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::python::tools_dir;
 use crate::run::target_dir;
-use crate::system::{ensure_rust_target, run};
+use crate::system::{ensure_commands, ensure_rust_target, run};
 
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
@@ -29,6 +30,39 @@ fn wasm_bindgen() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// wasm-opt from the npm package `binaryen` at the version `xtask/web-tools` pins, installed once into
+/// the tools directory.
+fn wasm_opt(root: &Path) -> Result<PathBuf> {
+    ensure_commands(&[("node", "nodejs"), ("npm", "npm")])?;
+    let tools = tools_dir().join("web-tools");
+    std::fs::create_dir_all(&tools)?;
+    let mut changed = false;
+    for file in ["package.json", "package-lock.json"] {
+        let wanted =
+            std::fs::read(root.join("xtask/web-tools").join(file)).with_context(|| format!("reading {file}"))?;
+        if std::fs::read(tools.join(file)).ok().as_deref() != Some(wanted.as_slice()) {
+            std::fs::write(tools.join(file), wanted)?;
+            changed = true;
+        }
+    }
+    let bin = tools.join("node_modules/.bin/wasm-opt");
+    if changed || !bin.exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&tools))?;
+    }
+    Ok(bin)
+}
+
+/// The WebAssembly features rustc's wasm32-unknown-unknown target emits by default; wasm-opt must be
+/// told, as the module does not say.
+const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
 fn gzipped_size(path: &Path) -> Option<u64> {
     let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
     out.status.success().then_some(out.stdout.len() as u64)
@@ -38,6 +72,7 @@ fn gzipped_size(path: &Path) -> Option<u64> {
 pub fn build(root: &Path) -> Result<PathBuf> {
     ensure_rust_target("wasm32-unknown-unknown")?;
     let bindgen = wasm_bindgen()?;
+    let optimiser = wasm_opt(root)?;
     run(Command::new(env!("CARGO")).args([
         "build",
         "--package",
@@ -59,6 +94,8 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .args(["--target", "web", "--no-typescript", "--out-name", "ticket_exchange_ui", "--out-dir"])
         .arg(&dist)
         .arg(&wasm))?;
+    let module = dist.join("ticket_exchange_ui_bg.wasm");
+    run(Command::new(optimiser).arg("-Oz").args(WASM_FEATURES).arg(&module).arg("-o").arg(&module))?;
     for file in ["index.html", "style.css", "boot.js"] {
         std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
             .with_context(|| format!("copying {file}"))?;

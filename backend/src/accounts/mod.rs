@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 pub use email::EmailAddress;
 pub use password::Password;
-pub use sessions::{Authenticated, NewSession};
+pub use sessions::{Authenticated, NewSession, SessionCheck};
 pub use users::User;
 
 use crate::config::{LoginThrottle, SessionPolicy};
@@ -172,7 +172,8 @@ pub async fn authenticate(
     policy: SessionPolicy,
 ) -> Result<Authenticated, AccountsError> {
     let mut conn = db::conn(pool).await?;
-    sessions::authenticate(&mut conn, token, now, policy).await?.ok_or(AccountsError::Unauthenticated)
+    let check = SessionCheck::new(token, now, policy);
+    sessions::authenticate(&mut conn, &check).await?.ok_or(AccountsError::Unauthenticated)
 }
 
 /// The account behind a session.

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Bytea, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -49,27 +50,42 @@ pub async fn open(
     Ok(NewSession { token, expires_at })
 }
 
-/// Resolves a presented token to its user and records the use, or `None` when the token is unknown,
-/// revoked, past its absolute expiry or idle for too long.
-pub async fn authenticate(
-    conn: &mut AsyncPgConnection,
-    token: &str,
-    now: DateTime<Utc>,
-    policy: SessionPolicy,
-) -> QueryResult<Option<Authenticated>> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::token_hash.eq(digest(token)))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
-            .filter(sessions::last_seen_at.gt(now - delta(policy.idle_timeout))),
-    )
-    .set(sessions::last_seen_at.eq(now))
-    .returning((sessions::user_id, sessions::id))
-    .get_result::<(Uuid, Uuid)>(conn)
-    .await
-    .optional()
-    .map(|found| found.map(|(user_id, session_id)| Authenticated { user_id, session_id }))
+/// A presented token as the database checks it: its digest, the time of the request and the idle
+/// cutoff (a session last used at or before it has ended).
+#[derive(Debug, Clone)]
+pub struct SessionCheck {
+    pub token_hash: Vec<u8>,
+    pub now: DateTime<Utc>,
+    pub idle_cutoff: DateTime<Utc>,
+}
+
+impl SessionCheck {
+    pub fn new(token: &str, now: DateTime<Utc>, policy: SessionPolicy) -> Self {
+        Self { token_hash: digest(token), now, idle_cutoff: now - delta(policy.idle_timeout) }
+    }
+}
+
+#[derive(QueryableByName)]
+struct LiveSession {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    session_id: Uuid,
+}
+
+/// Resolves a presented token to its user, or `None` when the token is unknown, revoked, past its
+/// absolute expiry or idle for too long. The use is recorded at most once a minute (the SQL function
+/// `authenticate_session`, which reservations call too), so the idle timeout counts from a use up to
+/// a minute before the last.
+pub async fn authenticate(conn: &mut AsyncPgConnection, check: &SessionCheck) -> QueryResult<Option<Authenticated>> {
+    diesel::sql_query("SELECT user_id, session_id FROM authenticate_session($1, $2, $3)")
+        .bind::<Bytea, _>(&check.token_hash)
+        .bind::<Timestamptz, _>(check.now)
+        .bind::<Timestamptz, _>(check.idle_cutoff)
+        .get_result::<LiveSession>(conn)
+        .await
+        .optional()
+        .map(|found| found.map(|live| Authenticated { user_id: live.user_id, session_id: live.session_id }))
 }
 
 /// Ends a session; later requests with its token are refused.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 
 pub use migrate::{MigrateError, run_migrations};
 pub use tls::{Connector, TlsSetupError};
@@ -57,6 +57,9 @@ pub fn is_connection_lost(err: &diesel::result::Error) -> bool {
 /// Builds the pool. Connections are opened lazily, so this succeeds even while the database is down.
 pub fn connect(connector: &Connector, max_size: usize) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::default();
+    // No test query on every checkout (a round trip per request): a connection whose server went
+    // away is known closed without one and is replaced, and one broken mid-transaction is dropped.
+    config.recycling_method = RecyclingMethod::Fast;
     let opener = connector.clone();
     config.custom_setup = Box::new(move |_url| opener.connect());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(connector.url(), config);

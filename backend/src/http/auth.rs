@@ -5,7 +5,7 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
 use super::error::ApiError;
-use crate::accounts::{self, Authenticated};
+use crate::accounts::{self, Authenticated, SessionCheck};
 use crate::config::Config;
 use crate::state::AppState;
 
@@ -44,6 +44,12 @@ impl SessionAuth {
             Self::BearerToken(bearer) => &bearer.0.token,
             Self::SessionCookie(cookie) => &cookie.0.key,
         }
+    }
+
+    /// The presented token, ready for the database to check inside a statement of its own (a
+    /// reservation checks the session and reserves in one round trip).
+    pub fn check(&self, state: &AppState) -> SessionCheck {
+        SessionCheck::new(self.token(), state.now(), state.config.sessions)
     }
 
     /// The signed-in user, or 401.

@@ -196,6 +196,7 @@ impl From<ListingsError> for ApiError {
 impl From<OrdersError> for ApiError {
     fn from(err: OrdersError) -> Self {
         match err {
+            OrdersError::Unauthenticated => Self::unauthorized(),
             OrdersError::OrderNotFound => Self::not_found("order"),
             OrdersError::TicketNotFound => Self::not_found("ticket"),
             OrdersError::TicketUnavailable => {

@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
+use super::cursor::PageCursor;
 use super::domain::TicketStatus;
 use super::{ListFilter, TicketDraft, TicketRow};
 use crate::http::ApiTags;
@@ -73,12 +74,13 @@ impl TicketView {
 
 /// One page of available listings, newest first.
 #[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
 struct TicketPage {
     items: Vec<TicketView>,
-    /// How many listings match in all.
-    total: i64,
     limit: i64,
-    offset: i64,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    next_cursor: Option<String>,
 }
 
 /// A new listing. Owner, status and version are set by the server.
@@ -140,24 +142,30 @@ impl ListingsApi {
         /// Page size, 1 to 100 (default 20).
         #[oai(default = "crate::http::default_page_size", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<i64>,
-        /// How many listings to skip.
-        #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))]
-        offset: Query<i64>,
+        /// The previous page's `nextCursor`: the page after it. Absent: the first page.
+        #[oai(validator(max_length = 200))]
+        after: Query<Option<String>>,
     ) -> Result<Json<TicketPage>, ApiError> {
         if q.0.as_deref().is_some_and(crate::http::text::has_nul) {
             return Err(ApiError::bad_request("invalid_parameter", "q", crate::http::text::NUL_MESSAGE));
         }
+        let after = match after.0.as_deref() {
+            None => None,
+            Some(raw) => Some(PageCursor::decode(raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_parameter", "after", "This is not a cursor from a previous page.")
+            })?),
+        };
         let filter = ListFilter {
             text: q.0.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty()),
             min_price: min_price.0,
             max_price: max_price.0,
             limit: limit.0,
-            offset: offset.0,
+            after,
         };
         let now = state.now();
-        let (rows, total) = super::list_available(&state.pool, &filter, now).await?;
+        let (rows, next) = super::list_available(&state.pool, &filter, now).await?;
         let items = rows.into_iter().map(|row| TicketView::new(row, now)).collect();
-        Ok(Json(TicketPage { items, total, limit: filter.limit, offset: filter.offset }))
+        Ok(Json(TicketPage { items, limit: filter.limit, next_cursor: next.map(|cursor| cursor.encode()) }))
     }
 
     /// One listing, in whatever state it is.

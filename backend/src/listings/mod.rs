@@ -1,6 +1,7 @@
 //! Listings: tickets put up for sale, their owners' edits, and the market's view of what is available.
 
 pub mod api;
+pub mod cursor;
 pub mod domain;
 pub mod store;
 
@@ -94,11 +95,12 @@ pub async fn get(pool: &DbPool, id: Uuid) -> Result<TicketRow, ListingsError> {
     store::find(&mut conn, id).await?.ok_or(ListingsError::NotFound)
 }
 
+/// One page of the market and, when more follows, where the next page starts.
 pub async fn list_available(
     pool: &DbPool,
     filter: &ListFilter,
     now: DateTime<Utc>,
-) -> Result<(Vec<TicketRow>, i64), ListingsError> {
+) -> Result<(Vec<TicketRow>, Option<cursor::PageCursor>), ListingsError> {
     let mut conn = db::conn(pool).await?;
     Ok(store::list_available(&mut conn, filter, now).await?)
 }

@@ -1,11 +1,14 @@
 //! The `tickets` table.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::cursor::PageCursor;
 use super::domain::TicketStatus;
 use crate::db::schema::tickets;
 
@@ -59,7 +62,8 @@ pub struct ListFilter {
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
     pub limit: i64,
-    pub offset: i64,
+    /// Only listings after this one in the market's order (the previous page's end).
+    pub after: Option<PageCursor>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &NewTicketRow<'_>) -> QueryResult<TicketRow> {
@@ -97,6 +101,8 @@ pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
 fn available_at(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<'static, Pg> {
     let mut query = tickets::table
         .filter(tickets::deleted_at.is_null())
+        // Implied by the next condition; stated so the planner matches the partial index.
+        .filter(tickets::status.ne("sold"))
         .filter(tickets::status.eq("available").or(tickets::status.eq("held").and(tickets::held_until.le(now))))
         .into_boxed();
     if let Some(text) = &filter.text {
@@ -112,21 +118,36 @@ fn available_at(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<
     query
 }
 
-/// Available listings, newest first, and how many match in all.
+/// Available listings, newest first, up to `filter.limit` of them after `filter.after`, and where the
+/// next page starts if there is one. One indexed range scan (`tickets_listed_idx`) whatever the page.
 pub async fn list_available(
     conn: &mut AsyncPgConnection,
     filter: &ListFilter,
     now: DateTime<Utc>,
-) -> QueryResult<(Vec<TicketRow>, i64)> {
-    let rows = available_at(filter, now)
+) -> QueryResult<(Vec<TicketRow>, Option<PageCursor>)> {
+    let mut query = available_at(filter, now);
+    if let Some(after) = filter.after {
+        // A row comparison, so the index range starts at the cursor instead of being filtered up to it.
+        query = query.filter(
+            sql::<Bool>("(tickets.created_at, tickets.id) < (")
+                .bind::<Timestamptz, _>(after.created_at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(after.id)
+                .sql(")"),
+        );
+    }
+    let mut rows = query
         .select(TicketRow::as_select())
         .order((tickets::created_at.desc(), tickets::id.desc()))
-        .limit(filter.limit)
-        .offset(filter.offset)
+        .limit(filter.limit + 1)
         .load(conn)
         .await?;
-    let total = available_at(filter, now).count().get_result(conn).await?;
-    Ok((rows, total))
+    let limit = usize::try_from(filter.limit).unwrap_or(0);
+    let next = (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        rows.last().map(|last| PageCursor { created_at: last.created_at, id: last.id })
+    });
+    Ok((rows, next.flatten()))
 }
 
 /// Replaces the owner-editable fields and bumps the version.

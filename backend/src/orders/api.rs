@@ -227,10 +227,9 @@ impl OrdersApi {
         auth: SessionAuth,
         body: Json<ReserveRequest>,
     ) -> Result<Reserved, ApiError> {
-        let who = auth.user(&state).await?;
-        let now = state.now();
-        let order = super::reserve(&state.pool, who.user_id, body.ticket_id, now, state.config.orders).await?;
-        Ok(Reserved::Created(Json(OrderView::new(order, now))))
+        let session = auth.check(&state);
+        let order = super::reserve(&state.pool, &session, body.ticket_id, state.config.orders).await?;
+        Ok(Reserved::Created(Json(OrderView::new(order, session.now))))
     }
 
     /// Your orders, newest first.

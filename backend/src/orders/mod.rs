@@ -2,20 +2,19 @@
 
 pub mod api;
 pub mod holds;
+mod reservation;
 pub mod store;
 pub mod sweep;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 pub use store::OrderRow;
 
+use crate::accounts::SessionCheck;
 use crate::config::OrderPolicy;
-use crate::db::schema::users;
 use crate::db::{self, DbError, DbPool};
-use crate::listings::domain::TicketStatus;
 use crate::listings::store as tickets;
 use crate::outbox::{self, Event};
 
@@ -27,6 +26,9 @@ pub enum OrdersError {
     TicketNotFound,
     #[error("ticket is not available")]
     TicketUnavailable,
+    /// The session presented with the request is not live.
+    #[error("not signed in")]
+    Unauthenticated,
     #[error("buyer owns the ticket")]
     OwnTicket,
     #[error("buyer already holds {max} tickets")]
@@ -49,76 +51,30 @@ impl From<diesel::result::Error> for OrdersError {
     }
 }
 
-/// Reserves `ticket_id` for `buyer_id` until `now + policy.hold`.
-///
-/// Exactly one of any number of simultaneous reservations of one ticket wins: the ticket row is
-/// locked, the hold is a conditional update on an available ticket, and the partial unique index
-/// `orders_one_live_per_ticket` refuses a second live order whatever the code does.
+/// Reserves `ticket_id`, until `policy.hold` from the time of `session`, for the user whose session
+/// `session` checks: one statement, the SQL function `reserve_ticket`, which checks the session and
+/// takes the hold, the order and its event together (its comment states the rules and how races
+/// end). A ticket under a hold that has run out is first freed here as the sweep would free it, with
+/// its events, and asked for again once.
 pub async fn reserve(
     pool: &DbPool,
-    buyer_id: Uuid,
+    session: &SessionCheck,
     ticket_id: Uuid,
-    now: DateTime<Utc>,
     policy: OrderPolicy,
 ) -> Result<OrderRow, OrdersError> {
     let mut conn = db::conn(pool).await?;
+    let first = reservation::attempt(&mut conn, session, ticket_id, policy).await;
+    if !matches!(first, Err(reservation::Refusal::HoldLapsed)) {
+        return first.map_err(OrdersError::from);
+    }
     conn.transaction(async |conn| {
-        // One buyer's reservations queue up here, so the hold limit survives concurrent requests.
-        users::table.find(buyer_id).select(users::id).for_update().first::<Uuid>(conn).await?;
-        let ticket = tickets::find_for_update(conn, ticket_id).await?.ok_or(OrdersError::TicketNotFound)?;
-        if ticket.owner_id == buyer_id {
-            return Err(OrdersError::OwnTicket);
+        if let Some(ticket) = tickets::find_for_update(conn, ticket_id).await? {
+            holds::expire_if_lapsed(conn, &ticket, session.now).await?;
         }
-        if ticket.status_at(now) != TicketStatus::Available {
-            return Err(OrdersError::TicketUnavailable);
-        }
-        holds::expire_if_lapsed(conn, &ticket, now).await?;
-        if store::count_live_holds(conn, buyer_id, now).await? >= policy.max_live_holds {
-            return Err(OrdersError::HoldLimit { max: policy.max_live_holds });
-        }
-        let order_id = Uuid::new_v4();
-        let expires_at = now + TimeDelta::from_std(policy.hold).unwrap_or(TimeDelta::MAX);
-        if !holds::take(conn, ticket_id, order_id, expires_at, now).await? {
-            return Err(OrdersError::TicketUnavailable);
-        }
-        let order = store::insert(
-            conn,
-            &OrderRow {
-                id: order_id,
-                buyer_id,
-                ticket_id,
-                ticket_title: ticket.title.clone(),
-                price: ticket.price,
-                tax: policy.tax_rate.tax_on(ticket.price),
-                total: ticket.price + policy.tax_rate.tax_on(ticket.price),
-                currency: ticket.currency.clone(),
-                status: "created".into(),
-                cancel_reason: None,
-                expires_at,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                payment_intent_id: None,
-                intent_status: None,
-                billing: None,
-                completed_at: None,
-                refund_requested_at: None,
-                refund_id: None,
-                refunded_at: None,
-                refund_reason: None,
-                paid_at: None,
-                refund_attempts: 0,
-                dispute_status: None,
-                dispute_id: None,
-                disputed_at: None,
-            },
-        )
-        .await?;
-        let event = Event::OrderCreated { order_id, ticket_id, buyer_id, expires_at, version: order.version };
-        outbox::record(conn, &event, now).await?;
-        Ok(order)
+        Ok::<_, OrdersError>(())
     })
-    .await
+    .await?;
+    reservation::attempt(&mut conn, session, ticket_id, policy).await.map_err(OrdersError::from)
 }
 
 /// The buyer releases a hold at once.

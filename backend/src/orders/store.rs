@@ -14,7 +14,7 @@ pub const LIVE: [&str; 3] = ["created", "awaiting_payment", "complete"];
 pub const HOLDING: [&str; 2] = ["created", "awaiting_payment"];
 
 /// An order as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = orders)]
 #[diesel(check_for_backend(Pg))]
 pub struct OrderRow {

@@ -173,6 +173,43 @@ async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
     assert!(!current(busy.token.clone()).await, "past the absolute lifetime despite activity");
 }
 
+#[derive(diesel::QueryableByName)]
+struct LastSeen {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    last_seen_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[tokio::test]
+async fn a_session_records_its_use_at_most_once_a_minute() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let last_seen = || async {
+        let mut conn = app.pool.get().await.expect("conn");
+        diesel::sql_query("SELECT last_seen_at FROM sessions WHERE user_id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(ann.user_id)
+            .get_result::<LastSeen>(&mut conn)
+            .await
+            .expect("session")
+            .last_seen_at
+    };
+    let use_it = || async {
+        let response = app.authed(&ann, Method::GET, "/api/users/current-user").send().await.expect("send");
+        assert!(expect_status(response, StatusCode::OK).await["currentUser"].is_object());
+    };
+    let signed_in = last_seen().await;
+    app.advance(TimeDelta::seconds(59));
+    use_it().await;
+    assert_eq!(last_seen().await, signed_in, "a use within a minute of the last one recorded writes nothing");
+    app.advance(TimeDelta::seconds(2));
+    use_it().await;
+    assert_eq!(
+        last_seen().await.timestamp_micros(),
+        app.clock_now().timestamp_micros(),
+        "a minute on, the use is recorded"
+    );
+}
+
 #[tokio::test]
 async fn failed_logins_are_throttled_per_account() {
     let app = TestApp::spawn().await;

@@ -36,7 +36,7 @@ async fn a_reservation_holds_the_listing_for_fifteen_minutes() {
     assert_eq!(ticket_status(&app, &ticket).await, "held");
     let market =
         expect_status(app.request(Method::GET, "/api/tickets").send().await.expect("send"), StatusCode::OK).await;
-    assert_eq!(market["total"], 0, "a held listing is off the market");
+    assert_eq!(market["items"], serde_json::json!([]), "a held listing is off the market");
     let history =
         expect_status(app.authed(&buyer, Method::GET, "/api/orders").send().await.expect("send"), StatusCode::OK).await;
     assert_eq!(history["items"][0]["id"], order["id"]);
@@ -259,4 +259,36 @@ async fn order_history_keeps_what_was_bought_at_the_time() {
     let page2 = app.authed(&buyer, Method::GET, "/api/orders?limit=1&offset=1").send().await.expect("send");
     let first = &expect_status(page2, StatusCode::OK).await["items"][0];
     assert_eq!((first["ticketTitle"].as_str(), first["price"].as_i64()), (Some("Jazz night"), Some(4_500)));
+}
+
+#[derive(diesel::QueryableByName)]
+struct Payload {
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    payload: Value,
+}
+
+#[tokio::test]
+async fn a_reservation_taxes_as_the_rate_rounds_and_its_event_names_the_buyer() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn_with(&[("TAX_RATE_PERCENT", "14.975"), ("MAX_LIVE_HOLDS", "10")]).await;
+    let rate = ticket_exchange::money::TaxRate::parse_percent("14.975").expect("rate");
+    let seller = app.register("seller@example.com").await;
+    let buyer = app.register("buyer@example.com").await;
+    for price in [50, 101, 1_999, 4_517, 99_999_999] {
+        let ticket = app.create_ticket(&seller, "Seat", price).await;
+        let order = expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
+        let tax = rate.tax_on(price);
+        assert_eq!((order["tax"].as_i64(), order["total"].as_i64()), (Some(tax), Some(price + tax)), "price {price}");
+    }
+    let mut conn = app.pool.get().await.expect("conn");
+    let events: Vec<Payload> = diesel::sql_query("SELECT payload FROM outbox_events WHERE kind = 'order.created'")
+        .load(&mut conn)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 5);
+    for event in events {
+        let event: ticket_exchange::outbox::Event = serde_json::from_value(event.payload).expect("an event");
+        let ticket_exchange::outbox::Event::OrderCreated { buyer_id, .. } = event else { panic!("{event:?}") };
+        assert_eq!(buyer_id, buyer.user_id);
+    }
 }

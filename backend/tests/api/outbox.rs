@@ -128,7 +128,8 @@ async fn dispatchers_on_several_replicas_hand_each_delivery_to_one_of_them() {
     for buyer in &people[1..] {
         let draft = ticket_exchange::listings::TicketDraft::parse("Seat", 1_000, None).expect("draft");
         let ticket = ticket_exchange::listings::create(&app.pool, people[0].user_id, &draft, now).await.expect("list");
-        let order = ticket_exchange::orders::reserve(&app.pool, buyer.user_id, ticket.id, now, app.state.config.orders)
+        let session = ticket_exchange::accounts::SessionCheck::new(&buyer.token, now, app.state.config.sessions);
+        let order = ticket_exchange::orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders)
             .await
             .expect("reserve");
         ticket_exchange::orders::cancel(&app.pool, buyer.user_id, order.id, now).await.expect("cancel");

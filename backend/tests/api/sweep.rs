@@ -1,6 +1,7 @@
 use chrono::TimeDelta;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use ticket_exchange::accounts::SessionCheck;
 use ticket_exchange::orders;
 use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 
@@ -30,7 +31,8 @@ async fn two_sweeps_at_once_end_every_lapsed_hold_exactly_once() {
                 ticket_exchange::listings::TicketDraft::parse(&format!("Seat {n}-{seat}"), 1_000, None).expect("draft");
             let ticket =
                 ticket_exchange::listings::create(&app.pool, sellers[0].user_id, &draft, now).await.expect("list");
-            orders::reserve(&app.pool, buyer.user_id, ticket.id, now, policy).await.expect("reserve");
+            let session = SessionCheck::new(&buyer.token, now, app.state.config.sessions);
+            orders::reserve(&app.pool, &session, ticket.id, policy).await.expect("reserve");
         }
     }
     let later = now + TimeDelta::minutes(15);
@@ -50,7 +52,8 @@ async fn holds_that_have_not_lapsed_are_left_alone() {
     let people = seed::buyers(&app.database_url, 2, now).await;
     let draft = ticket_exchange::listings::TicketDraft::parse("Seat", 1_000, None).expect("draft");
     let ticket = ticket_exchange::listings::create(&app.pool, people[0].user_id, &draft, now).await.expect("list");
-    orders::reserve(&app.pool, people[1].user_id, ticket.id, now, app.state.config.orders).await.expect("reserve");
+    let session = SessionCheck::new(&people[1].token, now, app.state.config.sessions);
+    orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders).await.expect("reserve");
     let almost = now + TimeDelta::minutes(15) - TimeDelta::milliseconds(1);
     assert_eq!(sweep_lapsed_holds(&app.pool, almost, 10).await.expect("sweep"), 0);
     assert_eq!(count(&app, "SELECT count(*) AS count FROM tickets WHERE status = 'held'").await, 1);

@@ -52,14 +52,14 @@ export type TicketExchangeClient = ReturnType<typeof makeClient>;
 /** GET /api/tickets: the first page of available listings under a price, newest first. */
 export async function cheapListings(client: TicketExchangeClient, maxPrice: number, search?: string): Promise<TicketView[]> {
   const { data, error, response } = await client.GET("/api/tickets", {
-    params: { query: { maxPrice, limit: 20, offset: 0, ...(search === undefined ? {} : { q: search }) } },
+    params: { query: { maxPrice, limit: 20, ...(search === undefined ? {} : { q: search }) } },
   });
   if (error !== undefined) {
     throw new ApiError(response.status, error, response.headers.get("Retry-After"));
   }
-  // `total` counts every match; `items` is this page.
-  if (data.total > data.items.length) {
-    console.log(`showing ${data.items.length} of ${data.total} (limit ${data.limit}, offset ${data.offset})`);
+  // `nextCursor`, when present, is passed back as `after` for the page that follows.
+  if (data.nextCursor !== undefined) {
+    console.log(`showing the first ${data.items.length} (limit ${data.limit}); more after ${data.nextCursor}`);
   }
   return data.items.filter((ticket) => ticket.status === "available");
 }

@@ -1,0 +1,304 @@
+//! The market benchmark: `cargo xtask bench` runs it on a private PostgreSQL (fsync on) with a release
+//! server. Every figure is printed beside its reference, measured in the same run on the same
+//! database and machine:
+//!
+//! 1. Browsing 100,000 listings through HTTP (the first page and page 1,000, by keyset) beside
+//!    pgbench running the server's own SELECT.
+//! 2. Reservations through HTTP (every request a new buyer and listing, 8 and 32 connections, wrk)
+//!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows.
+//! 3. 500 simultaneous buyers of one listing: winners and p99.
+//! 4. The server's peak resident memory through all of it.
+//! 5. Sweeping 100,000 lapsed holds with the production sweep, beside one bulk UPDATE of the rows.
+//!
+//! Figures are written to `.data/bench/market.txt`. Nothing here asserts on time.
+
+mod load;
+mod seed;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::sql_types::{Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use load::{Request, Throughput};
+use seed::execute;
+use ticket_exchange::listings::cursor::PageCursor;
+
+const LISTINGS: usize = 100_000;
+const SECONDS: u32 = 4;
+const CLIENTS: [usize; 2] = [8, 32];
+const BROWSE_CLIENTS: usize = 32;
+/// Reservations each run may make before wrk starts again from its first (then refused) request.
+const PER_RUN: usize = 45_000;
+const CROWD: usize = 500;
+const LAPSED_HOLDS: i64 = 100_000;
+const PAGE: usize = 20;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run this through `cargo xtask bench`"))
+}
+
+struct Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ticket-exchange"))
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("BACKGROUND_JOBS", "false")
+            // One load generator on loopback is one client address; measure the server, not the limit.
+            .env("RATE_LIMIT_PER_MINUTE", "0")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::Client::new();
+        for _ in 0..400 {
+            if client.get(format!("{}/api/readyz", server.base_url)).send().await.is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not start");
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("VmHWM:"))
+                    .and_then(|line| line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+fn figures(run: &Throughput) -> String {
+    format!("{:.0}/s, p50 {:.2} ms, p99 {:.2} ms", run.per_second, ms(run.p50), ms(run.p99))
+}
+
+/// The server's market query for one page (`listings::store::list_available`), as pgbench runs it.
+fn browse_sql(after: bool) -> String {
+    let keyset = if after { "AND (created_at, id) < (:after_at, :after_id)" } else { "" };
+    format!(
+        "SELECT id, owner_id, title, price, currency, status, held_until, hold_order_id, version, created_at, \
+         updated_at, deleted_at FROM tickets WHERE deleted_at IS NULL AND status <> 'sold' AND (status = 'available' \
+         OR (status = 'held' AND held_until <= now())) {keyset} ORDER BY created_at DESC, id DESC LIMIT {};\n",
+        PAGE + 1
+    )
+}
+
+#[derive(diesel::QueryableByName)]
+struct Listed {
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Where page `page` (counting from 1) of the market starts.
+async fn cursor_before_page(conn: &mut AsyncPgConnection, page: usize) -> PageCursor {
+    use diesel_async::RunQueryDsl;
+    let listed: Listed = diesel::sql_query(format!(
+        "SELECT created_at, id::text AS id FROM tickets ORDER BY created_at DESC, id DESC OFFSET {} LIMIT 1",
+        (page - 1) * PAGE - 1
+    ))
+    .get_result(conn)
+    .await
+    .expect("cursor");
+    PageCursor { created_at: listed.created_at, id: listed.id.parse().expect("uuid") }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let postgres = Command::new(env("PGBENCH"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().replace("pgbench ", "PostgreSQL "))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {postgres}; server, database and load generators share them")
+}
+
+#[tokio::main]
+async fn main() {
+    let admin_url = env("BENCH_DATABASE_URL");
+    let mut report = String::new();
+    let mut say = |line: String| {
+        println!("{line}");
+        let _ = writeln!(report, "{line}");
+    };
+    say(format!("market benchmark, {}", Utc::now().format("%Y-%m-%d %H:%M UTC")));
+    say(format!("machine: {}", machine()));
+
+    let url = seed::fresh_database(&admin_url, "bench_market").await;
+    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+    seed::market(&mut conn, LISTINGS).await;
+    let server = Server::start(&url).await;
+
+    // 1. Browsing, first page and page 1,000.
+    let deep = cursor_before_page(&mut conn, 1_000).await;
+    for (name, path, vars) in [
+        ("page 1", "/api/tickets".to_owned(), vec![]),
+        (
+            "page 1,000",
+            format!("/api/tickets?after={}", deep.encode()),
+            vec![
+                ("after_at", deep.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
+                ("after_id", deep.id.to_string()),
+            ],
+        ),
+    ] {
+        let request = [Request { method: "GET", path, token: None, body: None }];
+        let http = load::wrk(&server.base_url, &request, BROWSE_CLIENTS, SECONDS);
+        let sql = load::pgbench(&url, &browse_sql(!vars.is_empty()), BROWSE_CLIENTS, SECONDS, &vars);
+        say(format!(
+            "browse {LISTINGS} listings, {name}, {BROWSE_CLIENTS} clients: HTTP {} ({} failed) | pgbench, same SELECT: {} | ratio {:.2}",
+            figures(&http),
+            http.failed,
+            figures(&sql),
+            http.per_second / sql.per_second.max(1.0)
+        ));
+    }
+
+    // 2. Reservations, each a new buyer and listing.
+    for (run, clients) in CLIENTS.into_iter().enumerate() {
+        let requests: Vec<Request> = seed::pairs(&mut conn, 1 + run * PER_RUN, PER_RUN)
+            .await
+            .into_iter()
+            .map(|pair| Request {
+                method: "POST",
+                path: "/api/orders".into(),
+                token: Some(pair.token),
+                body: Some(format!("{{\"ticketId\":\"{}\"}}", pair.ticket)),
+            })
+            .collect();
+        let update = load::pgbench(
+            &url,
+            &format!("\\set n random(1, {LISTINGS})\nUPDATE bench_rows SET touched = touched + 1 WHERE id = :n;\n"),
+            clients,
+            SECONDS,
+            &[],
+        );
+        let http = load::wrk(&server.base_url, &requests, clients, SECONDS);
+        say(format!(
+            "reserve, {clients} clients: HTTP {} ({} refused) | pgbench, one UPDATE by primary key: {} | ratio {:.2}",
+            figures(&http),
+            http.failed,
+            figures(&update),
+            http.per_second / update.per_second.max(1.0)
+        ));
+    }
+
+    // 3. A crowd on one listing.
+    let crowd = seed::pairs(&mut conn, 1 + CLIENTS.len() * PER_RUN, CROWD).await;
+    let wanted = seed::pairs(&mut conn, LISTINGS, 1).await.remove(0).ticket;
+    let requests: Vec<Request> = crowd
+        .into_iter()
+        .map(|pair| Request {
+            method: "POST",
+            path: "/api/orders".into(),
+            token: Some(pair.token),
+            body: Some(format!("{{\"ticketId\":\"{wanted}\"}}")),
+        })
+        .collect();
+    let mut outcome = load::crowd(&server.base_url, &requests).await;
+    let winners = outcome.statuses.iter().filter(|s| **s == 201).count();
+    let refused = outcome.statuses.iter().filter(|s| **s == 409).count();
+    say(format!(
+        "{CROWD} simultaneous buyers of one listing: {winners} winner(s), {refused} refused with 409, \
+         p99 {:.2} ms (target 100 ms), all answered in {:.2} ms",
+        ms(load::percentile(&mut outcome.latencies, 0.99)),
+        ms(outcome.elapsed)
+    ));
+    say(format!(
+        "server peak memory (VmHWM) through all of the above: {:.1} MiB (target 64 MiB)",
+        server.peak_rss_kib() as f64 / 1024.0
+    ));
+    drop(server);
+
+    // 4. Sweeping 100,000 lapsed holds.
+    let url = seed::fresh_database(&admin_url, "bench_sweep").await;
+    let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+    let hold = |table: &str| {
+        format!(
+            "TRUNCATE orders, outbox_deliveries, outbox_events CASCADE; DELETE FROM {table};
+             INSERT INTO users (id, email, password_hash, created_at)
+               VALUES ('00000000-0000-0000-0000-000000000001', 'seller@bench', 'x', now()),
+                      ('00000000-0000-0000-0000-000000000002', 'buyer@bench', 'x', now())
+               ON CONFLICT DO NOTHING;
+             INSERT INTO tickets (id, owner_id, title, price, currency, status, held_until, hold_order_id, created_at, updated_at)
+               SELECT t, '00000000-0000-0000-0000-000000000001', 'Seat', 1000, 'CAD', 'held', now() - interval '1 minute', o, now(), now()
+               FROM (SELECT gen_random_uuid() AS t, gen_random_uuid() AS o FROM generate_series(1, {LAPSED_HOLDS})) AS ids;
+             INSERT INTO orders (id, buyer_id, ticket_id, ticket_title, price, tax, total, currency, status, expires_at, created_at, updated_at)
+               SELECT hold_order_id, '00000000-0000-0000-0000-000000000002', id, 'Seat', 1000, 50, 1050, 'CAD', 'created', held_until, now(), now()
+               FROM tickets;
+             VACUUM ANALYZE tickets; VACUUM ANALYZE orders;"
+        )
+    };
+    for statement in hold("tickets").split_inclusive(';').filter(|s| !s.trim().is_empty()) {
+        execute(&mut conn, statement).await;
+    }
+    let pool = ticket_exchange::db::connect(&ticket_exchange::db::Connector::new(&url, None).expect("connector"), 4)
+        .expect("pool");
+    let started = Instant::now();
+    let ended = ticket_exchange::orders::sweep::sweep_lapsed_holds(&pool, Utc::now() + TimeDelta::seconds(1), 500)
+        .await
+        .expect("sweep");
+    let sweep = started.elapsed();
+    say(format!(
+        "sweep of {ended} lapsed holds (batches of 500, with events): {:.0} ms ({:.0} holds/s)",
+        ms(sweep),
+        ended as f64 / sweep.as_secs_f64()
+    ));
+    for statement in hold("tickets").split_inclusive(';').filter(|s| !s.trim().is_empty()) {
+        execute(&mut conn, statement).await;
+    }
+    let started = Instant::now();
+    execute(
+        &mut conn,
+        "WITH released AS (
+             UPDATE tickets SET status = 'available', held_until = NULL, hold_order_id = NULL, version = version + 1
+             WHERE status = 'held' AND held_until <= now() RETURNING id)
+         UPDATE orders SET status = 'cancelled', cancel_reason = 'expired', version = version + 1
+         WHERE ticket_id IN (SELECT id FROM released) AND status IN ('created', 'awaiting_payment')",
+    )
+    .await;
+    let bulk = started.elapsed();
+    say(format!("one bulk UPDATE of the same rows (no events): {:.0} ms", ms(bulk)));
+    say(format!("sweep / bulk time ratio: {:.2}", sweep.as_secs_f64() / bulk.as_secs_f64()));
+
+    let out = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into())).join("../.data/bench");
+    std::fs::create_dir_all(&out).expect("results dir");
+    std::fs::write(out.join("market.txt"), report).expect("write results");
+    println!("written to .data/bench/market.txt");
+}

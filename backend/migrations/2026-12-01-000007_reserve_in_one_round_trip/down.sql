@@ -1,0 +1,2 @@
+DROP FUNCTION reserve_ticket(bytea, timestamptz, uuid, uuid, timestamptz, timestamptz, bigint, bigint, text, jsonb, text[]);
+DROP FUNCTION authenticate_session(bytea, timestamptz, timestamptz);
