@@ -63,6 +63,27 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
+/// What the whole web bundle may weigh, gzipped.
+const BUNDLE_LIMIT_KIB: u64 = 400;
+
+/// Every file under `dir`, in a stable order.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).with_context(|| format!("reading {}", next.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 fn gzipped_size(path: &Path) -> Option<u64> {
     let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
     out.status.success().then_some(out.stdout.len() as u64)
@@ -100,15 +121,21 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
+    // Everything a browser fetches: the module, wasm-bindgen's glue and snippets, the page.
     let mut total_gz = 0;
-    for file in ["ticket_exchange_ui_bg.wasm", "ticket_exchange_ui.js", "style.css", "index.html", "boot.js"] {
-        let path = dist.join(file);
+    for path in files_under(&dist)? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let gz = gzipped_size(&path).unwrap_or(0);
         total_gz += gz;
-        println!("web: {file:<28} {:>8.1} KiB  ({:.1} KiB gzipped)", size as f64 / 1024.0, gz as f64 / 1024.0);
+        let name = path.strip_prefix(&dist).unwrap_or(&path).display().to_string();
+        println!("web: {name:<60} {:>8.1} KiB  ({:.1} KiB gzipped)", size as f64 / 1024.0, gz as f64 / 1024.0);
     }
-    println!("web: total {:.1} KiB gzipped, in {}", total_gz as f64 / 1024.0, dist.display());
+    println!(
+        "web: total {:.1} KiB gzipped (limit {} KiB), in {}",
+        total_gz as f64 / 1024.0,
+        BUNDLE_LIMIT_KIB,
+        dist.display()
+    );
     if !dist.join("ticket_exchange_ui_bg.wasm").exists() {
         bail!("wasm-bindgen produced no wasm");
     }

@@ -1,6 +1,6 @@
 //! Display of money and times.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 /// `4725, "CAD"` → `$47.25 CAD`.
 pub fn money(minor: i64, currency: &str) -> String {
@@ -34,9 +34,26 @@ pub fn price_input(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
 }
 
-/// `November 23, 2026`.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `November 23, 2026`. By hand rather than through chrono's `format`, whose strftime machinery
+/// would weigh on the web bundle.
 pub fn date(at: &DateTime<Utc>) -> String {
-    at.format("%B %-d, %Y").to_string()
+    let month = MONTHS.get(at.month0() as usize).copied().unwrap_or_default();
+    format!("{month} {}, {}", at.day(), at.year())
 }
 
 /// Seconds as `mm:ss`.
@@ -66,6 +83,13 @@ mod tests {
             assert_eq!(parse_price(bad), None, "{bad}");
         }
         assert_eq!(price_input(4_550), "45.50");
+    }
+
+    #[test]
+    fn dates_read_as_people_write_them() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("time");
+        assert_eq!(date(&at("2026-11-23T18:05:00Z")), "November 23, 2026");
+        assert_eq!(date(&at("2027-01-01T00:00:00Z")), "January 1, 2027");
     }
 
     #[test]

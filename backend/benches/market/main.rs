@@ -5,7 +5,8 @@
 //! 1. Browsing 100,000 listings through HTTP (the first page and page 1,000, by keyset) beside
 //!    pgbench running the server's own SELECT.
 //! 2. Reservations through HTTP (every request a new buyer and listing, 8 and 32 connections, wrk)
-//!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows.
+//!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows, and
+//!    beside pgbench calling the server's own reservation, the SQL function `reserve_ticket`.
 //! 3. 500 simultaneous buyers of one listing: winners and p99.
 //! 4. The server's peak resident memory through all of it.
 //! 5. Sweeping 100,000 lapsed holds with the production sweep, beside one bulk UPDATE of the rows.
@@ -32,7 +33,7 @@ const SECONDS: u32 = 4;
 const CLIENTS: [usize; 2] = [8, 32];
 const BROWSE_CLIENTS: usize = 32;
 /// Reservations each run may make before wrk starts again from its first (then refused) request.
-const PER_RUN: usize = 45_000;
+const PER_RUN: usize = 20_000;
 const CROWD: usize = 500;
 const LAPSED_HOLDS: i64 = 100_000;
 const PAGE: usize = 20;
@@ -90,6 +91,14 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The server's reservation (`orders::reservation`) as pgbench runs it: each transaction the next
+/// pair's buyer and listing, the default hold, hold limit and tax.
+const RESERVE_SQL: &str = "SELECT nextval('bench_seq') AS n \\gset
+SELECT r.refusal, (r.reserved).* FROM bench_pairs p, reserve_ticket(sha256(convert_to(p.token, 'UTF8')), \
+now() - interval '7 days', p.ticket, gen_random_uuid(), now(), now() + interval '15 minutes', 3, 5000, \
+'order.created', jsonb_build_object('type', 'order.created'), '{}') AS r WHERE p.n = :n;
+";
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
@@ -190,9 +199,9 @@ async fn main() {
         ));
     }
 
-    // 2. Reservations, each a new buyer and listing.
+    // 2. Reservations, each a new buyer and listing: HTTP, then the same SQL function via pgbench.
     for (run, clients) in CLIENTS.into_iter().enumerate() {
-        let requests: Vec<Request> = seed::pairs(&mut conn, 1 + run * PER_RUN, PER_RUN)
+        let requests: Vec<Request> = seed::pairs(&mut conn, 1 + 2 * run * PER_RUN, PER_RUN)
             .await
             .into_iter()
             .map(|pair| Request {
@@ -210,17 +219,24 @@ async fn main() {
             &[],
         );
         let http = load::wrk(&server.base_url, &requests, clients, SECONDS);
+        let first_for_sql = 1 + (2 * run + 1) * PER_RUN;
+        execute(&mut conn, "DROP SEQUENCE IF EXISTS bench_seq").await;
+        execute(&mut conn, &format!("CREATE SEQUENCE bench_seq START {first_for_sql}")).await;
+        let function = load::pgbench(&url, RESERVE_SQL, clients, SECONDS, &[]);
         say(format!(
-            "reserve, {clients} clients: HTTP {} ({} refused) | pgbench, one UPDATE by primary key: {} | ratio {:.2}",
+            "reserve, {clients} clients: HTTP {} ({} refused) | pgbench, one UPDATE by primary key: {} | ratio {:.2} \
+             | pgbench, the same reserve_ticket: {} | HTTP / that {:.2}",
             figures(&http),
             http.failed,
             figures(&update),
-            http.per_second / update.per_second.max(1.0)
+            http.per_second / update.per_second.max(1.0),
+            figures(&function),
+            http.per_second / function.per_second.max(1.0)
         ));
     }
 
     // 3. A crowd on one listing.
-    let crowd = seed::pairs(&mut conn, 1 + CLIENTS.len() * PER_RUN, CROWD).await;
+    let crowd = seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN, CROWD).await;
     let wanted = seed::pairs(&mut conn, LISTINGS, 1).await.remove(0).ticket;
     let requests: Vec<Request> = crowd
         .into_iter()

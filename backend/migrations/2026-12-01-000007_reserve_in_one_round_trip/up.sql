@@ -1,9 +1,10 @@
 -- A reservation in one round trip: the session check and the whole reservation run inside the
--- database, in one statement, under the same locks and rules as before.
+-- database, in one statement, under the same rules as before.
 
 -- The session a token's digest names, if it is live: not revoked, before its absolute expiry and used
--- after `p_idle_cutoff`. Its use is recorded at most once a minute, so a busy session does not write a
--- row on every request. No row when the token is not live.
+-- after `p_idle_cutoff`. Its use is recorded at most once a minute (or half the idle timeout, if that
+-- is shorter), so a busy session does not write a row on every request. No row when the token is not
+-- live.
 CREATE FUNCTION authenticate_session(p_token_hash bytea, p_now timestamptz, p_idle_cutoff timestamptz)
 RETURNS TABLE (user_id uuid, session_id uuid)
 LANGUAGE plpgsql AS $$
@@ -21,7 +22,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF seen <= p_now - interval '1 minute' THEN
+    IF seen <= p_now - LEAST(interval '1 minute', (p_now - p_idle_cutoff) / 2) THEN
         UPDATE sessions SET last_seen_at = p_now WHERE id = found_session AND last_seen_at < p_now;
     END IF;
     user_id := found_user;
@@ -33,15 +34,17 @@ END $$;
 -- records the order's event (`p_event_kind`, `p_event` with its `buyerId` filled in here, where the
 -- buyer is first known) with a delivery for each of `p_consumers`.
 --
--- One row: the order reserved, or why not (`refusal`), before anything was written:
+-- One row: the order reserved, or why not (`refusal`), decided before anything but the session's
+-- use (see `authenticate_session`) was written:
 -- `unauthenticated`, `ticket_not_found`, `own_ticket`, `ticket_unavailable`, `hold_limit`, or
 -- `hold_lapsed` (the ticket is under a hold that has run out: the caller ends it as the sweep would,
 -- with its events, and asks again).
 --
 -- Exactly one of any number of simultaneous reservations of one ticket wins: the ticket row is locked
 -- and re-read, and the partial unique index `orders_one_live_per_ticket` refuses a second live order
--- whatever this function does. One buyer's reservations queue on their user row, so the hold limit
--- holds under concurrent requests. Lock order: user, then ticket.
+-- whatever this function does. One buyer's reservations queue on a transaction-scoped advisory lock
+-- named after the buyer (no row is written to take it), so the hold limit holds under concurrent
+-- requests. Lock order: the session row (when its use is recorded), the buyer's lock, the ticket row.
 CREATE FUNCTION reserve_ticket(
     p_token_hash bytea,
     p_idle_cutoff timestamptz,
@@ -83,7 +86,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM 1 FROM users WHERE id = buyer FOR UPDATE;
+    PERFORM pg_advisory_xact_lock(hashtextextended('holds:' || buyer::text, 0));
     SELECT * INTO listing FROM tickets WHERE id = p_ticket_id AND deleted_at IS NULL FOR UPDATE;
     refusal := CASE
         WHEN NOT FOUND THEN 'ticket_not_found'

@@ -1,13 +1,16 @@
 //! The `sessions` table: opaque tokens with an idle timeout and an absolute lifetime, revocable.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
 use diesel::sql_types::{Bytea, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::token::{SessionToken, digest};
 use crate::config::SessionPolicy;
+use crate::db::prepared::{Prepared, Statement};
 use crate::db::schema::sessions;
 
 /// Who a valid token belongs to.
@@ -65,6 +68,22 @@ impl SessionCheck {
     }
 }
 
+/// `authenticate_session` for one presented token.
+struct LiveSessionLookup(SessionCheck);
+
+impl Statement for LiveSessionLookup {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT user_id, session_id FROM authenticate_session(");
+        out.push_bind_param::<Bytea, _>(&self.0.token_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.0.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.0.idle_cutoff)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 #[derive(QueryableByName)]
 struct LiveSession {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -78,10 +97,7 @@ struct LiveSession {
 /// `authenticate_session`, which reservations call too), so the idle timeout counts from a use up to
 /// a minute before the last.
 pub async fn authenticate(conn: &mut AsyncPgConnection, check: &SessionCheck) -> QueryResult<Option<Authenticated>> {
-    diesel::sql_query("SELECT user_id, session_id FROM authenticate_session($1, $2, $3)")
-        .bind::<Bytea, _>(&check.token_hash)
-        .bind::<Timestamptz, _>(check.now)
-        .bind::<Timestamptz, _>(check.idle_cutoff)
+    Prepared(LiveSessionLookup(check.clone()))
         .get_result::<LiveSession>(conn)
         .await
         .optional()

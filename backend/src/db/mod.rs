@@ -4,6 +4,7 @@
 //! never block a runtime thread on database I/O.
 
 mod migrate;
+pub mod prepared;
 pub mod schema;
 mod tls;
 

@@ -20,12 +20,15 @@ impl PageCursor {
         URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at.timestamp_micros(), self.id.simple()))
     }
 
-    /// Reads a cursor this server gave out; `None` for anything else.
+    /// Reads a cursor this server gave out; `None` for anything else, a time no listing can have
+    /// (before 1970 or after 9999, which PostgreSQL might not even store) included.
     pub fn decode(raw: &str) -> Option<Self> {
+        const LAST: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999Z
         let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
         let text = std::str::from_utf8(&bytes).ok()?;
         let (micros, id) = text.split_once('.')?;
-        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let micros: i64 = micros.parse().ok().filter(|micros| (0..=LAST).contains(micros))?;
+        let created_at = DateTime::from_timestamp_micros(micros)?;
         Some(Self { created_at, id: Uuid::try_parse(id).ok()? })
     }
 }
@@ -45,7 +48,16 @@ mod tests {
 
     #[test]
     fn anything_else_is_not_a_cursor() {
-        for raw in ["", "x", "not base64!", &URL_SAFE_NO_PAD.encode("12.nope"), &URL_SAFE_NO_PAD.encode("x.y.z")] {
+        let id = Uuid::nil().simple().to_string();
+        for raw in [
+            "",
+            "x",
+            "not base64!",
+            &URL_SAFE_NO_PAD.encode("12.nope"),
+            &URL_SAFE_NO_PAD.encode("x.y.z"),
+            &URL_SAFE_NO_PAD.encode(format!("-300000000000000000.{id}")),
+            &URL_SAFE_NO_PAD.encode(format!("253402300800000000.{id}")),
+        ] {
             assert_eq!(PageCursor::decode(raw), None, "{raw}");
         }
     }

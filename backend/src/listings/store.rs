@@ -1,10 +1,8 @@
 //! The `tickets` table.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -127,13 +125,13 @@ pub async fn list_available(
 ) -> QueryResult<(Vec<TicketRow>, Option<PageCursor>)> {
     let mut query = available_at(filter, now);
     if let Some(after) = filter.after {
-        // A row comparison, so the index range starts at the cursor instead of being filtered up to it.
+        // `(created_at, id) < (after)`, spelt so that the index range starts at the cursor's time
+        // (`created_at <= ...`, an index condition) and only its ties are filtered; in diesel's
+        // own terms, so the statement stays prepared.
         query = query.filter(
-            sql::<Bool>("(tickets.created_at, tickets.id) < (")
-                .bind::<Timestamptz, _>(after.created_at)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(after.id)
-                .sql(")"),
+            tickets::created_at
+                .le(after.created_at)
+                .and(tickets::created_at.lt(after.created_at).or(tickets::id.lt(after.id))),
         );
     }
     let mut rows = query

@@ -1,9 +1,11 @@
 //! One reservation, one round trip: the call of the SQL function `reserve_ticket` (migration
 //! `reserve_in_one_round_trip`) and the reading of its answer.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use diesel::QueryableByName;
-use diesel::result::Error as DieselError;
+use diesel::pg::Pg;
+use diesel::query_builder::AstPass;
+use diesel::result::{Error as DieselError, QueryResult};
 use diesel::sql_types::{Array, BigInt, Bytea, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -11,10 +13,50 @@ use uuid::Uuid;
 use super::{OrderRow, OrdersError};
 use crate::accounts::SessionCheck;
 use crate::config::OrderPolicy;
+use crate::db::prepared::{Prepared, Statement};
 use crate::outbox::{self, Event};
 
-const RESERVE: &str =
-    "SELECT r.refusal, (r.reserved).* FROM reserve_ticket($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS r";
+/// The call of `reserve_ticket`, with its arguments in the function's order.
+struct ReserveCall {
+    session: SessionCheck,
+    ticket_id: Uuid,
+    order_id: Uuid,
+    expires_at: DateTime<Utc>,
+    max_live_holds: i64,
+    tax_milli_percent: i64,
+    event_kind: &'static str,
+    payload: serde_json::Value,
+    consumers: &'static [&'static str],
+}
+
+impl Statement for ReserveCall {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT r.refusal, (r.reserved).* FROM reserve_ticket(");
+        out.push_bind_param::<Bytea, _>(&self.session.token_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.session.idle_cutoff)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.ticket_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.order_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.session.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.max_live_holds)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.tax_milli_percent)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.event_kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&self.payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.consumers)?;
+        out.push_sql(") AS r");
+        Ok(())
+    }
+}
 
 /// What `reserve_ticket` answers: the order, or why not.
 #[derive(QueryableByName)]
@@ -71,19 +113,18 @@ pub async fn attempt(
     let event = Event::OrderCreated { order_id, ticket_id, buyer_id: Uuid::nil(), expires_at, version: 1 };
     let payload = serde_json::to_value(&event)
         .map_err(|err| Refusal::Orders(DieselError::SerializationError(err.into()).into()))?;
-    let query = diesel::sql_query(RESERVE)
-        .bind::<Bytea, _>(&session.token_hash)
-        .bind::<Timestamptz, _>(session.idle_cutoff)
-        .bind::<diesel::sql_types::Uuid, _>(ticket_id)
-        .bind::<diesel::sql_types::Uuid, _>(order_id)
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(expires_at)
-        .bind::<BigInt, _>(policy.max_live_holds)
-        .bind::<BigInt, _>(policy.tax_rate.milli_percent())
-        .bind::<Text, _>(event.kind())
-        .bind::<Jsonb, _>(payload)
-        .bind::<Array<Text>, _>(outbox::subscribers(event.kind()));
-    let answer = query.get_result::<Answer>(conn).await.map_err(|err| Refusal::Orders(err.into()))?;
+    let call = ReserveCall {
+        session: session.clone(),
+        ticket_id,
+        order_id,
+        expires_at,
+        max_live_holds: policy.max_live_holds,
+        tax_milli_percent: policy.tax_rate.milli_percent(),
+        event_kind: event.kind(),
+        payload,
+        consumers: outbox::subscribers(event.kind()),
+    };
+    let answer = Prepared(call).get_result::<Answer>(conn).await.map_err(|err| Refusal::Orders(err.into()))?;
     match (answer.reserved, answer.refusal) {
         (Some(order), None) => Ok(order),
         (_, refusal) => Err(Refusal::read(refusal.as_deref().unwrap_or_default(), policy)),

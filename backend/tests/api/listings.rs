@@ -104,7 +104,9 @@ async fn the_market_lists_available_tickets_newest_first_with_paging_and_filters
     let priced = expect_status(get("?minPrice=3000&maxPrice=10000").await.expect("send"), StatusCode::OK).await;
     assert_eq!(titles(&priced), ["Jazz brunch", "Rock 100% live"]);
 
-    for bad in ["?limit=0", "?limit=101", "?limit=ten", "?after=nope", "?after=MTIzLng", "?minPrice=-5"] {
+    // The last: a time PostgreSQL cannot store (year -7537), which must not reach it.
+    let ancient = "?after=LTMwMDAwMDAwMDAwMDAwMDAwMC4wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA";
+    for bad in ["?limit=0", "?limit=101", "?limit=ten", "?after=nope", "?after=MTIzLng", "?minPrice=-5", ancient] {
         expect_error(get(bad).await.expect("send"), StatusCode::BAD_REQUEST, "invalid_parameter").await;
     }
 }
