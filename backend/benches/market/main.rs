@@ -32,7 +32,8 @@ const LISTINGS: usize = 100_000;
 const SECONDS: u32 = 4;
 const CLIENTS: [usize; 2] = [8, 32];
 const BROWSE_CLIENTS: usize = 32;
-/// Reservations each run may make before wrk starts again from its first (then refused) request.
+/// Pairs each reservation run has to itself: room for 5,000 reservations a second for `SECONDS`.
+/// Past them, wrk starts again from its first (then refused) request.
 const PER_RUN: usize = 20_000;
 const CROWD: usize = 500;
 const LAPSED_HOLDS: i64 = 100_000;
