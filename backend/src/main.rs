@@ -12,6 +12,11 @@ use ticket_exchange::config::Config;
 use ticket_exchange::outbox::parked;
 use ticket_exchange::{app, db, http, telemetry};
 
+/// mimalloc rather than glibc's malloc, which took a quarter of the server's time under load (the
+/// market benchmark's profile): a request is hundreds of small allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1);
