@@ -172,8 +172,9 @@ pub async fn authenticate(
     policy: SessionPolicy,
 ) -> Result<Authenticated, AccountsError> {
     let mut conn = db::conn(pool).await?;
-    let check = SessionCheck::new(token, now, policy);
-    sessions::authenticate(&mut conn, &check).await?.ok_or(AccountsError::Unauthenticated)
+    sessions::authenticate(&mut conn, SessionCheck::new(token, now, policy))
+        .await?
+        .ok_or(AccountsError::Unauthenticated)
 }
 
 /// The account behind a session.

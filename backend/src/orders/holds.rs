@@ -1,8 +1,8 @@
 //! Holds: a listing reserved for one order until a deadline.
 //!
-//! A held ticket names its order (`tickets.hold_order_id`). Taking a hold is a conditional update that
-//! only succeeds on an available ticket; releasing one names the order, so a late or repeated release
-//! of an old hold never frees a newer one. Lock order is always ticket row, then order row.
+//! A held ticket names its order (`tickets.hold_order_id`). A hold is taken by the reservation's SQL
+//! function (`orders::reservation`); releasing one names the order, so a late or repeated release of
+//! an old hold never frees a newer one. Lock order is always ticket row, then order row.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -14,30 +14,6 @@ use super::store;
 use crate::db::schema::tickets;
 use crate::listings::TicketRow;
 use crate::outbox::{self, Event};
-
-/// Puts an available ticket under `order_id`'s hold until `until`. `false` when the ticket was not
-/// available.
-pub async fn take(
-    conn: &mut AsyncPgConnection,
-    ticket_id: Uuid,
-    order_id: Uuid,
-    until: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let updated = diesel::update(
-        tickets::table.find(ticket_id).filter(tickets::status.eq("available")).filter(tickets::deleted_at.is_null()),
-    )
-    .set((
-        tickets::status.eq("held"),
-        tickets::held_until.eq(Some(until)),
-        tickets::hold_order_id.eq(Some(order_id)),
-        tickets::version.eq(tickets::version + 1),
-        tickets::updated_at.eq(now),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(updated == 1)
-}
 
 /// Returns the ticket to the market if it is still under `order_id`'s hold.
 pub async fn release(

@@ -14,7 +14,7 @@ pub const LIVE: [&str; 3] = ["created", "awaiting_payment", "complete"];
 pub const HOLDING: [&str; 2] = ["created", "awaiting_payment"];
 
 /// An order as stored.
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = orders)]
 #[diesel(check_for_backend(Pg))]
 pub struct OrderRow {
@@ -55,10 +55,6 @@ pub struct OrderRow {
 /// Name of the partial unique index allowing one live order per ticket.
 pub const ONE_LIVE_PER_TICKET: &str = "orders_one_live_per_ticket";
 
-pub async fn insert(conn: &mut AsyncPgConnection, row: &OrderRow) -> QueryResult<OrderRow> {
-    diesel::insert_into(orders::table).values(row).returning(OrderRow::as_returning()).get_result(conn).await
-}
-
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<OrderRow>> {
     orders::table.find(id).select(OrderRow::as_select()).first(conn).await.optional()
 }
@@ -84,17 +80,6 @@ pub async fn list_for_buyer(
         .await?;
     let total = orders::table.filter(orders::buyer_id.eq(buyer_id)).count().get_result(conn).await?;
     Ok((rows, total))
-}
-
-/// How many holds the buyer has that have not lapsed.
-pub async fn count_live_holds(conn: &mut AsyncPgConnection, buyer_id: Uuid, now: DateTime<Utc>) -> QueryResult<i64> {
-    orders::table
-        .filter(orders::buyer_id.eq(buyer_id))
-        .filter(orders::status.eq_any(HOLDING))
-        .filter(orders::expires_at.gt(now))
-        .count()
-        .get_result(conn)
-        .await
 }
 
 /// Ends a holding order as cancelled, if it still holds. Returns the updated row.
