@@ -46,11 +46,12 @@ class Failed(Exception):
     pass
 
 
-def call(method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"content-type": "application/json"}
+def call(method: str, path: str, body: dict | bytes | None = None, token: str | None = None) -> tuple[int, dict]:
+    raw = isinstance(body, bytes)
+    headers = {"content-type": "application/octet-stream" if raw else "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
+    data = body if raw else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -64,7 +65,7 @@ def call(method: str, path: str, body: dict | None = None, token: str | None = N
             return err.code, {"raw": text.decode(errors="replace")}
 
 
-def expect(status: int, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+def expect(status: int, method: str, path: str, body: dict | bytes | None = None, token: str | None = None) -> dict:
     got, answer = call(method, path, body, token)
     if got != status:
         raise Failed(f"{method} {path}: {got}, expected {status}: {answer}")
@@ -119,10 +120,23 @@ def ready_through_balancer() -> bool:
     return call("GET", "/api/readyz")[0] == 200
 
 
+# A small, whole PDF: the ticket file a listing needs to be for sale.
+TICKET_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def listed(name: str, price: int, seller: str) -> dict:
+    """A listing of event `name` a month from now, with its ticket file."""
+    starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
+    body = {"eventName": name, "venue": "Massey Hall", "city": "Toronto", "startsAt": starts,
+            "timeZone": "America/Toronto", "faceValue": price, "price": price}
+    ticket = expect(201, "POST", "/api/tickets", body, seller)
+    return expect(200, "PUT", f"/api/tickets/{ticket['id']}/file", TICKET_PDF, seller)
+
+
 def purchase() -> None:
     seller, _ = register("seller")
     buyer, email = register("buyer")
-    ticket = expect(201, "POST", "/api/tickets", {"title": "Stack concert", "price": 4500}, seller)
+    ticket = listed("Stack concert", 4500, seller)
     order = expect(201, "POST", "/api/orders", {"ticketId": ticket["id"]}, buyer)
     paid = pay(order["id"], buyer)
     if paid["order"]["status"] != "complete":
@@ -222,7 +236,7 @@ def survivors(load: Load) -> None:
 
 
 def market(seller: str, count: int) -> list[str]:
-    return [expect(201, "POST", "/api/tickets", {"title": f"Seat {n}", "price": 2500}, seller)["id"] for n in range(count)]
+    return [listed(f"Seat {n}", 2500, seller)["id"] for n in range(count)]
 
 
 def replica_ready(name: str) -> bool:

@@ -107,14 +107,29 @@ async function call(method, path, body) {
   return payload.value;
 }
 
-async function api(path, body, token) {
+async function api(path, body, token, method = 'POST') {
+  const raw = body instanceof Uint8Array;
   const response = await fetch(`${stack.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
+    method,
+    headers: {
+      'content-type': raw ? 'application/octet-stream' : 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: raw ? body : JSON.stringify(body),
   });
   assert.ok(response.ok, `${path} answered ${response.status}`);
   return response.json();
+}
+
+// A small, whole PDF: the ticket file a listing needs to be for sale.
+const TICKET_PDF = new TextEncoder().encode('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+
+/** A listing of `name`, a month from now, with its ticket file. */
+async function list(name, price, token) {
+  const startsAt = new Date(Date.now() + 30 * 86400 * 1000).toISOString();
+  const body = { eventName: name, venue: 'Massey Hall', city: 'Toronto', startsAt, timeZone: 'America/Toronto', faceValue: price, price };
+  const ticket = await api('/api/tickets', body, token);
+  return api(`/api/tickets/${ticket.id}/file`, TICKET_PDF, token, 'PUT');
 }
 
 const pageText = 'return document.body.innerText';
@@ -123,7 +138,7 @@ test('the desktop app signs in, shows the listings, and keeps the session across
   const seller = `seller-${Date.now()}@example.com`;
   const session = await api('/api/users/register', { email: seller, password: 'desktop seller pw', termsAccepted: true });
   const title = `Desktop Gala ${Date.now()}`;
-  await api('/api/tickets', { title, price: 4200 }, session.token);
+  await list(title, 4200, session.token);
   const buyer = `buyer-${Date.now()}@example.com`;
   await api('/api/users/register', { email: buyer, password: 'desktop buyer pw', termsAccepted: true });
 

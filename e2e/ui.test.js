@@ -31,10 +31,31 @@ async function logout(page) {
   await page.waitForSelector('text=Login');
 }
 
-async function createListing(page, title, price) {
+// A small, whole PDF: the ticket file a listing needs to be for sale.
+const TICKET_PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+
+/** `days` from now as a `datetime-local` value. */
+function inDays(days) {
+  const at = new Date(Date.now() + days * 86400 * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T19:30`;
+}
+
+async function createListing(page, title, price, { file = true } = {}) {
   await page.click('header >> text=Create');
-  await page.fill('input[name=title]', title);
+  await page.fill('input[name=eventName]', title);
+  await page.fill('input[name=venue]', 'Massey Hall');
+  await page.fill('input[name=city]', 'Toronto');
+  await page.fill('input[name=startsAt]', inDays(30));
+  await page.selectOption('select[name=timeZone]', 'America/Toronto');
+  await page.fill('input[name=section]', '101');
+  await page.fill('input[name=row]', 'F');
+  await page.fill('input[name=faceValue]', price);
   await page.fill('input[name=price]', price);
+  if (file) {
+    await page.setInputFiles('input[name=file]', { name: 'ticket.pdf', mimeType: 'application/pdf', buffer: TICKET_PDF });
+    await page.waitForSelector('text=Will attach ticket.pdf');
+  }
   await page.click('button[type=submit]');
   await page.waitForSelector(`h1:has-text("${title}")`);
 }
@@ -123,6 +144,22 @@ test('a seller lists, a buyer pays by card, gets the email, and is refunded', as
 
   const confirmation = await stack.email(new RegExp(`To: ${buyerEmail}[\\s\\S]*confirmed: Jazz night`));
   assert.match(confirmation, /Thanks, Ada!/);
+  // lettre names the file in RFC 2231 form (`filename*0=`) when the name is long.
+  assert.match(confirmation, /Content-Disposition: attachment;\s+filename(\*0)?="ticket-[0-9a-f-]+\.pdf"/);
+  // The ticket itself, downloaded from the confirmation page with the session cookie.
+  const href = await buyer.getAttribute('.confirmation a:has-text("Download ticket")', 'href');
+  const ticketFile = await buyer.evaluate(async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+  }, href);
+  assert.deepEqual([ticketFile.status, ticketFile.type], [200, 'application/pdf']);
+  assert.match(ticketFile.text, /^%PDF-1\.4/);
+
+  // The seller sees the sale, and hears of it.
+  await seller.click('header >> text=My sales');
+  await seller.waitForSelector('.sale-card:has-text("Jazz night") >> text=Sold for $45.00 CAD');
+  await shot(seller, 'my-sales');
+  await stack.email(/Subject: Your ticket sold: Jazz night/);
 
   await buyer.click('text=View Orders');
   await buyer.waitForSelector('.order-card:has-text("Jazz night") >> text=Complete');
@@ -133,8 +170,27 @@ test('a seller lists, a buyer pays by card, gets the email, and is refunded', as
   const refund = await stack.email(new RegExp(`To: ${buyerEmail}[\\s\\S]*Refund for order`));
   assert.match(refund, /\$0\.00 CAD/);
 
-  await seller.reload();
+  // Refunded, the ticket is back on the market.
+  await seller.click('text=Ticket-Exchange');
   await seller.waitForSelector('.ticket-card:has-text("Jazz night")');
+  await seller.close();
+  await buyer.close();
+});
+
+test('a listing without its ticket file tells its owner what to do and is not for sale', async () => {
+  const seller = await stack.page();
+  await register(seller, `draft-${unique()}@example.com`);
+  const title = `Draft ${unique()}`;
+  await createListing(seller, title, '30', { file: false });
+  await seller.waitForSelector('text=Add your ticket to publish');
+  await shot(seller, 'listing-needs-file');
+  const buyer = await stack.page();
+  await register(buyer, `buyer-${unique()}@example.com`);
+  await buyer.goto(seller.url());
+  await buyer.waitForSelector('text=This ticket is not for sale.');
+  assert.equal(await buyer.locator('button:has-text("Purchase")').count(), 0);
+  await seller.click('header >> text=My sales');
+  await seller.waitForSelector(`.sale-card:has-text("${title}") >> text=Add your ticket to publish`);
   await seller.close();
   await buyer.close();
 });
@@ -186,12 +242,17 @@ test('the owner edits and deletes a listing', async () => {
   await page.fill('input[name=price]', '');
   await page.click('button[type=submit]');
   assert.match(await (await page.waitForSelector('[data-field=price]')).textContent(), /price/i);
+  // Above the face value (20.00): refused, naming the cap.
   await page.fill('input[name=price]', '25.5');
+  await page.click('button[type=submit]');
+  assert.match(await (await page.waitForSelector('[data-field=price]')).textContent(), /face value/);
+  await page.fill('input[name=price]', '15.5');
   await page.locator('input[name=price]').blur();
-  assert.equal(await page.inputValue('input[name=price]'), '25.50');
+  assert.equal(await page.inputValue('input[name=price]'), '15.50');
+  assert.equal(await page.inputValue('input[name=startsAt]'), inDays(30));
   await shot(page, 'edit-form');
   await page.click('button[type=submit]');
-  await page.waitForSelector('text=$25.50 CAD');
+  await page.waitForSelector('text=$15.50 CAD');
   await page.click('text=Ticket-Exchange');
   const card = `.ticket-card:has-text("${title}")`;
   await page.waitForSelector(card);

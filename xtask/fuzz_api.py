@@ -39,12 +39,16 @@ CHECKS = ",".join(
 )
 
 
-def post(base_url: str, path: str, body: dict, token: str | None = None) -> dict:
+def post(base_url: str, path: str, body: dict | bytes, token: str | None = None, method: str = "POST") -> dict:
+    raw = isinstance(body, bytes)
     request = urllib.request.Request(
         base_url + path,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
-        method="POST",
+        data=body if raw else json.dumps(body).encode(),
+        headers={
+            "content-type": "application/octet-stream" if raw else "application/json",
+            **({"authorization": f"Bearer {token}"} if token else {}),
+        },
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
@@ -83,7 +87,7 @@ def known_ids(config: Path, ids: dict[str, str]) -> None:
 fail-on = ["missing_test_data"]
 
 [[operations]]
-include-operation-id-regex = "^(get_ticket|update_ticket)$"
+include-operation-id-regex = "^(get_ticket|update_ticket|put_ticket_file)$"
 parameters = {{ "path.id" = "{ids['edit']}" }}
 
 [[operations]]
@@ -103,7 +107,7 @@ include-operation-id-regex = "^(start_payment|confirm_payment)$"
 parameters = {{ "body.orderId" = "{ids['pay']}" }}
 
 [[operations]]
-include-operation-id = "refund_order"
+include-operation-id-regex = "^(refund_order|get_order_ticket)$"
 parameters = {{ "path.id" = "{ids['refund']}" }}
 """
     )
@@ -158,8 +162,14 @@ def main() -> int:
 
     token, seller = register("fuzz"), register("seller")
 
-    def listing(owner: str, title: str) -> str:
-        return post(base_url, "/api/tickets", {"title": title, "price": 4200}, owner)["id"]
+    def listing(owner: str, name: str) -> str:
+        starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
+        body = {"eventName": name, "venue": "Massey Hall", "city": "Toronto", "startsAt": starts,
+                "timeZone": "America/Toronto", "faceValue": 4200, "price": 4200}
+        ticket = post(base_url, "/api/tickets", body, owner)["id"]
+        pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+        post(base_url, f"/api/tickets/{ticket}/file", pdf, owner, method="PUT")
+        return ticket
 
     def reserved() -> str:
         return post(base_url, "/api/orders", {"ticketId": listing(seller, "Seller's concert")}, token)["id"]

@@ -48,9 +48,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// The outbox dispatcher with every consumer this process runs.
 pub fn dispatcher(state: &AppState) -> Dispatcher {
     let policy = RetryPolicy { max_attempts: state.config.jobs.outbox_max_attempts, ..RetryPolicy::default() };
-    let notifier = state.notifier.clone();
+    let (notifier, seller_notifier) = (state.notifier.clone(), state.notifier.clone());
     let dispatcher = Dispatcher::new(state.pool.clone(), state.clock.clone(), policy)
-        .register(consumers::EMAIL, move |delivery| notifications::send_order_email(notifier.clone(), delivery));
+        .register(consumers::EMAIL, move |delivery| notifications::send_order_email(notifier.clone(), delivery))
+        .register(consumers::SELLER_EMAIL, move |delivery| {
+            notifications::send_seller_email(seller_notifier.clone(), delivery)
+        });
     // Without Stripe, payment events wait (undelivered) for a process that has it.
     let Some(stripe) = state.payments.clone() else {
         return dispatcher;

@@ -22,6 +22,8 @@ pub struct Config {
     pub sessions: SessionPolicy,
     pub login_throttle: LoginThrottle,
     pub orders: OrderPolicy,
+    /// How far above face value a ticket may be resold (`PRICE_CAP_PERCENT`, whole percent, default 0).
+    pub price_cap: crate::listings::domain::PriceCap,
     pub jobs: JobSettings,
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
@@ -254,6 +256,14 @@ impl Config {
                     None => order_defaults.tax_rate,
                 },
                 payment_grace: duration(var("PAYMENT_GRACE"), "PAYMENT_GRACE", order_defaults.payment_grace)?,
+            },
+            price_cap: crate::listings::domain::PriceCap {
+                percent: match parse::<u32>(var("PRICE_CAP_PERCENT"), "PRICE_CAP_PERCENT", Some(0))? {
+                    percent @ 0..=1000 => percent,
+                    _ => {
+                        return Err(ConfigError { name: "PRICE_CAP_PERCENT", reason: "must be 0 to 1000".into() });
+                    }
+                },
             },
             jobs: JobSettings {
                 sweep_interval: duration(var("SWEEP_INTERVAL"), "SWEEP_INTERVAL", jobs.sweep_interval)?,

@@ -18,6 +18,8 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod sales;
 pub mod state;
 pub mod telemetry;
+pub mod ticket_files;
 pub mod validation;

@@ -10,6 +10,7 @@ use crate::db::DbPool;
 use crate::metrics::Metrics;
 use crate::notifications::{Mailer, Notifier};
 use crate::payments::Payments;
+use crate::ticket_files::{DatabaseFileStore, FileStore};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub payments: Option<Arc<Payments>>,
     pub notifier: Arc<Notifier>,
     pub metrics: Arc<Metrics>,
+    /// Where ticket files are kept (the database, by default).
+    pub files: Arc<dyn FileStore>,
 }
 
 impl AppState {
@@ -29,16 +32,18 @@ impl AppState {
             None => None,
         };
         let metrics = Arc::new(Metrics::default());
+        let files: Arc<dyn FileStore> = Arc::new(DatabaseFileStore { pool: pool.clone() });
         let notifier = Arc::new(Notifier {
             metrics: metrics.clone(),
             mailer: Mailer::new(&config.mail)?,
             pool: pool.clone(),
             clock: clock.clone(),
+            files: files.clone(),
             public_url: config.public_url.clone(),
             hold_minutes: config.orders.hold.as_secs() / 60,
             claim_timeout: chrono::TimeDelta::from_std(config.mail.claim_timeout).unwrap_or(chrono::TimeDelta::MAX),
         });
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics }))
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

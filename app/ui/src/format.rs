@@ -56,6 +56,25 @@ pub fn date(at: &DateTime<Utc>) -> String {
     format!("{month} {}, {}", at.day(), at.year())
 }
 
+/// When an event starts, as its venue's clocks show it: `2027-03-14T19:30:00-04:00` → `March 14,
+/// 2027 · 19:30`; "Date to be announced" when unknown. Read by hand from the server's local form, so
+/// no time-zone database ships in the UI.
+pub fn event_when(local: Option<&str>) -> String {
+    let parsed = local.and_then(|text| {
+        let (year, rest) = text.split_once('-')?;
+        let month: usize = rest.get(0..2)?.parse().ok()?;
+        let day: u32 = rest.get(3..5)?.parse().ok()?;
+        let time = rest.get(6..11)?;
+        Some(format!("{} {day}, {year} · {time}", MONTHS.get(month.checked_sub(1)?)?))
+    });
+    parsed.unwrap_or_else(|| "Date to be announced".to_owned())
+}
+
+/// The `datetime-local` form of an event's local start (`2027-03-14T19:30`).
+pub fn datetime_input(local: Option<&str>) -> String {
+    local.and_then(|text| text.get(0..16)).unwrap_or_default().to_owned()
+}
+
 /// Seconds as `mm:ss`.
 pub fn countdown(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -90,6 +109,14 @@ mod tests {
         let at = |text: &str| text.parse::<DateTime<Utc>>().expect("time");
         assert_eq!(date(&at("2026-11-23T18:05:00Z")), "November 23, 2026");
         assert_eq!(date(&at("2027-01-01T00:00:00Z")), "January 1, 2027");
+    }
+
+    #[test]
+    fn event_times_are_shown_as_the_venues_clocks_show_them() {
+        assert_eq!(event_when(Some("2027-03-14T19:30:00-04:00")), "March 14, 2027 · 19:30");
+        assert_eq!(event_when(None), "Date to be announced");
+        assert_eq!(event_when(Some("garbage")), "Date to be announced");
+        assert_eq!(datetime_input(Some("2027-03-14T19:30:00-04:00")), "2027-03-14T19:30");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use dioxus::prelude::*;
 
 use crate::views::{
-    Checkout, CreateTicket, EditTicket, Landing, Login, NotFound, OrderDetail, Orders, Register, Shell, TicketDetail,
+    Checkout, CreateTicket, EditTicket, Landing, Login, NotFound, OrderDetail, Orders, Register, Sales, Shell,
+    TicketDetail,
 };
 
 #[derive(Debug, Clone, PartialEq, Routable)]
@@ -20,6 +21,8 @@ pub enum Route {
         EditTicket { id: String },
         #[route("/orders")]
         Orders {},
+        #[route("/sales")]
+        Sales {},
         #[route("/orders/:id/checkout")]
         Checkout { id: String },
         #[route("/orders/:id")]

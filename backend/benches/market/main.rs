@@ -111,11 +111,13 @@ fn figures(run: &Throughput) -> String {
 
 /// The server's market query for one page (`listings::store::list_available`), as pgbench runs it.
 fn browse_sql(after: bool) -> String {
-    let keyset = if after { "AND (created_at, id) < (:after_at, :after_id)" } else { "" };
+    let keyset = if after { "AND (event_starts_at, id) > (:after_at, :after_id)" } else { "" };
     format!(
-        "SELECT id, owner_id, title, price, currency, status, held_until, hold_order_id, version, created_at, \
-         updated_at, deleted_at FROM tickets WHERE deleted_at IS NULL AND status <> 'sold' AND (status = 'available' \
-         OR (status = 'held' AND held_until <= now())) {keyset} ORDER BY created_at DESC, id DESC LIMIT {};\n",
+        "SELECT id, owner_id, event_name, venue, city, event_starts_at, event_time_zone, section, seat_row, seat, \
+         face_value, price, currency, status, held_until, hold_order_id, file_key, file_content_type, file_bytes, \
+         version, created_at, updated_at, deleted_at FROM tickets WHERE deleted_at IS NULL AND status <> 'sold' \
+         AND file_key IS NOT NULL AND (status = 'available' OR (status = 'held' AND held_until <= now())) \
+         AND event_starts_at > now() {keyset} ORDER BY event_starts_at, id LIMIT {};\n",
         PAGE + 1
     )
 }
@@ -123,7 +125,7 @@ fn browse_sql(after: bool) -> String {
 #[derive(diesel::QueryableByName)]
 struct Listed {
     #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
+    event_starts_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     id: String,
 }
@@ -132,13 +134,13 @@ struct Listed {
 async fn cursor_before_page(conn: &mut AsyncPgConnection, page: usize) -> PageCursor {
     use diesel_async::RunQueryDsl;
     let listed: Listed = diesel::sql_query(format!(
-        "SELECT created_at, id::text AS id FROM tickets ORDER BY created_at DESC, id DESC OFFSET {} LIMIT 1",
+        "SELECT event_starts_at, id::text AS id FROM tickets ORDER BY event_starts_at, id OFFSET {} LIMIT 1",
         (page - 1) * PAGE - 1
     ))
     .get_result(conn)
     .await
     .expect("cursor");
-    PageCursor { created_at: listed.created_at, id: listed.id.parse().expect("uuid") }
+    PageCursor::after_start(listed.event_starts_at, listed.id.parse().expect("uuid"))
 }
 
 fn machine() -> String {
@@ -183,7 +185,7 @@ async fn main() {
             "page 1,000",
             format!("/api/tickets?after={}", deep.encode()),
             vec![
-                ("after_at", deep.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
+                ("after_at", deep.start().expect("a start").format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
                 ("after_id", deep.id.to_string()),
             ],
         ),
@@ -273,8 +275,8 @@ async fn main() {
                VALUES ('00000000-0000-0000-0000-000000000001', 'seller@bench', 'x', now()),
                       ('00000000-0000-0000-0000-000000000002', 'buyer@bench', 'x', now())
                ON CONFLICT DO NOTHING;
-             INSERT INTO tickets (id, owner_id, title, price, currency, status, held_until, hold_order_id, created_at, updated_at)
-               SELECT t, '00000000-0000-0000-0000-000000000001', 'Seat', 1000, 'CAD', 'held', now() - interval '1 minute', o, now(), now()
+             INSERT INTO tickets (id, owner_id, event_name, venue, city, face_value, price, currency, status, held_until, hold_order_id, created_at, updated_at)
+               SELECT t, '00000000-0000-0000-0000-000000000001', 'Seat', 'Hall', 'Toronto', 1000, 1000, 'CAD', 'held', now() - interval '1 minute', o, now(), now()
                FROM (SELECT gen_random_uuid() AS t, gen_random_uuid() AS o FROM generate_series(1, {LAPSED_HOLDS})) AS ids;
              INSERT INTO orders (id, buyer_id, ticket_id, ticket_title, price, tax, total, currency, status, expires_at, created_at, updated_at)
                SELECT hold_order_id, '00000000-0000-0000-0000-000000000002', id, 'Seat', 1000, 50, 1050, 'CAD', 'created', held_until, now(), now()

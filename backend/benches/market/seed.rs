@@ -52,8 +52,13 @@ pub async fn market(conn: &mut AsyncPgConnection, count: usize) {
         "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)
          SELECT gen_random_uuid(), sha256(convert_to(token, 'UTF8')), buyer, now(), now(), now() + interval '1 day'
          FROM bench_pairs",
-        "INSERT INTO tickets (id, owner_id, title, price, currency, created_at, updated_at)
-         SELECT ticket, (SELECT id FROM users WHERE email = 'seller@bench'), 'Seat ' || n, 1000 + n % 5000, 'CAD',
+        "INSERT INTO tickets (id, owner_id, event_name, venue, city, event_starts_at, event_time_zone,
+                              event_local_date, face_value, price, currency, file_key, file_content_type, file_bytes,
+                              created_at, updated_at)
+         SELECT ticket, (SELECT id FROM users WHERE email = 'seller@bench'), 'Show ' || n, 'Hall ' || n % 50,
+                'City ' || n % 20, now() + interval '1 day' + n * interval '1 minute', 'America/Toronto',
+                ((now() + interval '1 day' + n * interval '1 minute') AT TIME ZONE 'America/Toronto')::date,
+                1000 + n % 5000, 1000 + n % 5000, 'CAD', 'bench/ticket.pdf', 'application/pdf', 1000,
                 now() - interval '1 day' + n * interval '1 second', now()
          FROM bench_pairs",
     ] {

@@ -36,7 +36,7 @@ diesel::table! {
     tickets (id) {
         id -> Uuid,
         owner_id -> Uuid,
-        title -> Text,
+        event_name -> Text,
         price -> Int8,
         currency -> Text,
         status -> Text,
@@ -46,6 +46,26 @@ diesel::table! {
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
         hold_order_id -> Nullable<Uuid>,
+        venue -> Text,
+        city -> Text,
+        event_starts_at -> Nullable<Timestamptz>,
+        event_time_zone -> Nullable<Text>,
+        event_local_date -> Nullable<Date>,
+        section -> Nullable<Text>,
+        seat_row -> Nullable<Text>,
+        seat -> Nullable<Text>,
+        face_value -> Int8,
+        file_key -> Nullable<Text>,
+        file_content_type -> Nullable<Text>,
+        file_bytes -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    ticket_files (key) {
+        key -> Text,
+        content -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -78,6 +98,7 @@ diesel::table! {
         dispute_status -> Nullable<Text>,
         dispute_id -> Nullable<Text>,
         disputed_at -> Nullable<Timestamptz>,
+        event_starts_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -145,6 +166,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_failures,
     tickets,
+    ticket_files,
     orders,
     stripe_requests,
     stripe_events,

@@ -14,6 +14,7 @@ use crate::db::DbError;
 use crate::listings::ListingsError;
 use crate::orders::OrdersError;
 use crate::payments::PaymentsError;
+use crate::ticket_files::{FileStoreError, TicketFilesError};
 use crate::validation::Invalid;
 
 /// The error body of every failed request.
@@ -193,6 +194,40 @@ impl From<ListingsError> for ApiError {
     }
 }
 
+impl From<crate::sales::SalesError> for ApiError {
+    fn from(err: crate::sales::SalesError) -> Self {
+        match err {
+            crate::sales::SalesError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<TicketFilesError> for ApiError {
+    fn from(err: TicketFilesError) -> Self {
+        match err {
+            TicketFilesError::Invalid(invalid) => invalid.into(),
+            TicketFilesError::TooLarge => Self::PayloadTooLarge(Json(ErrorBody::field(
+                "file_too_large",
+                "file",
+                "The ticket file must be at most 2 MiB (2,097,152 bytes).",
+            ))),
+            TicketFilesError::Listing(err) => err.into(),
+            TicketFilesError::OrderNotFound => Self::not_found("order"),
+            TicketFilesError::NotAvailable { status } => Self::conflict(
+                "ticket_not_available",
+                format!(
+                    "This order is {status}: its ticket is yours once the order is paid, and until it is refunded."
+                ),
+            ),
+            TicketFilesError::Store(FileStoreError::Db(err)) | TicketFilesError::Db(err) => err.into(),
+            TicketFilesError::Store(FileStoreError::Backend(cause)) => {
+                tracing::error!(error = %cause, "ticket file store failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
 impl From<OrdersError> for ApiError {
     fn from(err: OrdersError) -> Self {
         match err {
@@ -203,6 +238,13 @@ impl From<OrdersError> for ApiError {
                 Self::conflict("ticket_unavailable", "This ticket is already reserved or sold.")
             }
             OrdersError::OwnTicket => Self::conflict("own_ticket", "You cannot buy your own ticket."),
+            OrdersError::NotForSale => Self::conflict(
+                "ticket_not_for_sale",
+                "This listing is not for sale yet: its seller has not given the event's start or attached the ticket.",
+            ),
+            OrdersError::EventStarted => {
+                Self::conflict("event_started", "This event has started; its tickets can no longer be bought.")
+            }
             OrdersError::HoldLimit { max } => Self::conflict(
                 "hold_limit_reached",
                 format!("You already have {max} reservations waiting for payment. Pay for or cancel one first."),
@@ -272,6 +314,13 @@ impl From<PaymentsError> for ApiError {
                 "payment_processing",
                 "Your payment is still being processed; the order completes or is released when it ends.",
             ),
+            PaymentsError::RefundWindowClosed { event_started_at } => Self::conflict(
+                "refund_window_closed",
+                format!(
+                    "Refunds close when the event starts, and this one started at {}.",
+                    event_started_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ),
             PaymentsError::RefundInProgress => {
                 Self::conflict("refund_in_progress", "A refund for this order is already in progress.")
             }
@@ -314,7 +363,13 @@ pub fn render_poem_error(err: poem::Error) -> Response {
     } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
         ("invalid_body", format!("The request body is invalid: {}", e.reason), None)
     } else if err.is::<ContentTypeError>() {
-        ("unsupported_media_type", "The request body must be JSON (Content-Type: application/json).".into(), None)
+        (
+            "unsupported_media_type",
+            "The request body's Content-Type is missing or wrong: JSON (application/json), or for a ticket file \
+             application/octet-stream or the file's own type."
+                .into(),
+            None,
+        )
     } else if err.is::<AuthorizationError>() {
         ("unauthenticated", "Sign in to continue.".into(), None)
     } else {

@@ -25,7 +25,9 @@ use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
+use crate::sales::api::SalesApi;
 use crate::state::AppState;
+use crate::ticket_files::api::TicketFilesApi;
 
 /// Page size of paged lists when the client names none.
 pub fn default_page_size() -> i64 {
@@ -43,17 +45,19 @@ pub enum ApiTags {
     Orders,
     /// Payments, refunds and Stripe webhooks.
     Payments,
+    /// The seller's listings and sales.
+    Sales,
     /// Probes.
     Health,
 }
 
-type Apis = (HealthApi, AccountsApi, ListingsApi, OrdersApi, PaymentsApi);
+type Apis = (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AccountsApi, ListingsApi, OrdersApi, PaymentsApi),
+        (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi),
         "Ticket Exchange",
         env!("CARGO_PKG_VERSION"),
     )
@@ -130,7 +134,7 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .with(cors)
         .before(forget_same_origin)
         .with(CookieJarManager::new())
-        .with(body_limit::BodyLimit { max_bytes: max_body_bytes })
+        .with(body_limit::BodyLimit { max_bytes: max_body_bytes, file_max_bytes: crate::ticket_files::MAX_BYTES })
         .with(CatchPanic::new())
         .catch_all_error(|err| async move { error::render_poem_error(err) })
         .with(security_headers)

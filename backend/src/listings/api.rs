@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::cursor::PageCursor;
+use super::cursor::{MarketOrder, PageCursor};
 use super::domain::TicketStatus;
-use super::{ListFilter, TicketDraft, TicketRow};
+use super::{DraftInput, ListFilter, TicketDraft, TicketRow};
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// Where a listing is in its life.
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "lowercase")]
-enum TicketStatusView {
+pub(crate) enum TicketStatusView {
     Available,
     Held,
     Sold,
@@ -38,17 +38,44 @@ impl From<TicketStatus> for TicketStatusView {
     }
 }
 
-/// A listing.
+/// A listing: the event, the seat, the face value and the price.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
-struct TicketView {
+pub(crate) struct TicketView {
     id: Uuid,
-    title: String,
+    /// The event's name.
+    event_name: String,
+    /// Empty only for listings made before events were recorded.
+    venue: String,
+    city: String,
+    /// When the event starts; absent only for listings made before events were recorded (shown as
+    /// "date to be announced"; not for sale until given).
+    #[oai(skip_serializing_if_is_none)]
+    starts_at: Option<DateTime<Utc>>,
+    /// The venue's time zone (IANA name).
+    #[oai(skip_serializing_if_is_none)]
+    time_zone: Option<String>,
+    /// The start as the venue's clocks show it, RFC 3339 with the venue's offset
+    /// (`2027-03-14T19:30:00-04:00`): what to show people.
+    #[oai(skip_serializing_if_is_none)]
+    starts_at_local: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    section: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    row: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    seat: Option<String>,
+    /// What the seller paid, in minor units of `currency`.
+    face_value: i64,
     /// Price in minor units of `currency` (cents).
     price: i64,
     /// ISO 4217 code.
     currency: String,
     status: TicketStatusView,
+    /// Whether it can be reserved now: available, with its ticket file, before the event starts.
+    for_sale: bool,
+    /// Whether the seller has attached the ticket file (a listing without one is not for sale).
+    has_ticket_file: bool,
     owner_id: Uuid,
     /// Increases with every change; send it back when updating.
     version: i32,
@@ -57,11 +84,23 @@ struct TicketView {
 }
 
 impl TicketView {
-    fn new(row: TicketRow, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(row: TicketRow, now: DateTime<Utc>) -> Self {
+        let start = row.start();
         Self {
             status: row.status_at(now).into(),
+            for_sale: row.for_sale_at(now),
+            has_ticket_file: row.file_key.is_some(),
+            starts_at: start.map(|start| start.at),
+            time_zone: start.map(|start| start.zone.name().to_owned()),
+            starts_at_local: start.map(|start| start.local_rfc3339()),
             id: row.id,
-            title: row.title,
+            event_name: row.event_name,
+            venue: row.venue,
+            city: row.city,
+            section: row.section,
+            row: row.seat_row,
+            seat: row.seat,
+            face_value: row.face_value,
             price: row.price,
             currency: row.currency,
             owner_id: row.owner_id,
@@ -72,39 +111,78 @@ impl TicketView {
     }
 }
 
-/// One page of available listings, newest first.
+/// One page of listings for sale.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct TicketPage {
     items: Vec<TicketView>,
     limit: i64,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` (with the same `sort`) for the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
     next_cursor: Option<String>,
 }
 
-/// A new listing. Owner, status and version are set by the server.
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-struct CreateTicketRequest {
-    /// 1 to 120 characters after trimming.
-    title: Text<120>,
-    /// Price in minor units (cents), at least Stripe's minimum charge for the currency (50; 30 for
-    /// GBP) and at most 100000000.
-    price: Integer<30, 100_000_000>,
-    /// ISO 4217 code: CAD (default), USD, EUR or GBP.
-    currency: Option<Text<3>>,
+/// The order of the market.
+#[derive(Debug, Clone, Copy, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+enum MarketSort {
+    /// Soonest event first.
+    #[default]
+    Start,
+    /// Cheapest first.
+    Price,
 }
 
-/// New values for a listing, based on the version the client last saw.
+/// A listing as its owner sends it: the event, the seat, the face value and the price. Owner and
+/// status are set by the server.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-struct UpdateTicketRequest {
-    title: Text<120>,
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct ListingRequest {
+    /// The event's name: 1 to 120 characters after trimming.
+    event_name: Text<120>,
+    /// 1 to 120 characters.
+    venue: Text<120>,
+    /// 1 to 80 characters.
+    city: Text<80>,
+    /// When the event starts, as the venue's clocks show it (`2027-03-14T19:30`), or an RFC 3339 time
+    /// with its offset. In the future, at most five years ahead.
+    starts_at: Text<40>,
+    /// The venue's time zone, an IANA name (`America/Toronto`).
+    time_zone: Text<64>,
+    /// Up to 40 characters each; blank or absent when the ticket has none.
+    section: Option<Text<40>>,
+    row: Option<Text<40>>,
+    seat: Option<Text<40>>,
+    /// What the seller paid, in minor units of `currency`, above zero.
+    face_value: Integer<1, 100_000_000>,
+    /// Price in minor units (cents), at least Stripe's minimum charge for the currency (50; 30 for
+    /// GBP), at most 100000000, and not above the face value by more than the server's cap
+    /// (`PRICE_CAP_PERCENT`, default 0: at most the face value).
     price: Integer<30, 100_000_000>,
+    /// ISO 4217 code: CAD (default), USD, EUR or GBP; the face value's currency too.
     currency: Option<Text<3>>,
-    /// The version this change is based on; a stale version gets 409.
-    version: i32,
+    /// Updates only, and required there: the version the change is based on (a stale version gets
+    /// 409). A new listing's version is set by the server.
+    version: Option<i32>,
+}
+
+impl ListingRequest {
+    fn draft(&self, state: &AppState, now: DateTime<Utc>) -> Result<TicketDraft, ApiError> {
+        let input = DraftInput {
+            event_name: self.event_name.as_str(),
+            venue: self.venue.as_str(),
+            city: self.city.as_str(),
+            starts_at: self.starts_at.as_str(),
+            time_zone: self.time_zone.as_str(),
+            section: self.section.as_ref().map(Text::as_str),
+            row: self.row.as_ref().map(Text::as_str),
+            seat: self.seat.as_ref().map(Text::as_str),
+            face_value: self.face_value.0,
+            price: self.price.0,
+            currency: self.currency.as_ref().map(Text::as_str),
+        };
+        Ok(TicketDraft::parse(input, state.config.price_cap, now)?)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -121,24 +199,39 @@ enum DeletedTicket {
     NoContent,
 }
 
+fn invalid(field: &'static str, code: &'static str, message: &str) -> ApiError {
+    crate::validation::Invalid::from(crate::validation::FieldError::new(field, code, message)).into()
+}
+
 pub struct ListingsApi;
 
 #[OpenApi(tag = "ApiTags::Tickets", prefix_path = "/tickets")]
 impl ListingsApi {
-    /// Available listings, newest first. Anyone may browse.
+    /// Listings for sale (available, with their ticket file, before their event starts), soonest
+    /// event first or cheapest first. Anyone may browse.
     #[oai(path = "/", method = "get", operation_id = "list_tickets")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
-        /// Only titles containing this text (case-insensitive).
+        /// Only events whose name, venue or city contains this text (case-insensitive).
         #[oai(validator(max_length = 100))]
         q: Query<Option<String>>,
+        /// Only events in this city (case-insensitive).
+        #[oai(validator(max_length = 80))]
+        city: Query<Option<String>>,
         /// Lowest price, in minor units.
         #[oai(name = "minPrice", validator(minimum(value = "0")))]
         min_price: Query<Option<i64>>,
         /// Highest price, in minor units.
         #[oai(name = "maxPrice", validator(minimum(value = "0")))]
         max_price: Query<Option<i64>>,
+        /// Only events starting on or after this day, at their venue.
+        from: Query<Option<NaiveDate>>,
+        /// Only events starting on or before this day, at their venue.
+        to: Query<Option<NaiveDate>>,
+        /// `start` (soonest first, the default) or `price` (cheapest first).
+        sort: Query<Option<MarketSort>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(default = "crate::http::default_page_size", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<i64>,
@@ -146,19 +239,34 @@ impl ListingsApi {
         #[oai(validator(max_length = 200))]
         after: Query<Option<String>>,
     ) -> Result<Json<TicketPage>, ApiError> {
-        if q.0.as_deref().is_some_and(crate::http::text::has_nul) {
-            return Err(ApiError::bad_request("invalid_parameter", "q", crate::http::text::NUL_MESSAGE));
-        }
+        let text = |name: &str, value: Option<String>| match value {
+            Some(text) if crate::http::text::has_nul(&text) => {
+                Err(ApiError::bad_request("invalid_parameter", name, crate::http::text::NUL_MESSAGE))
+            }
+            value => Ok(value.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())),
+        };
+        let order = match sort.0.unwrap_or_default() {
+            MarketSort::Start => MarketOrder::Start,
+            MarketSort::Price => MarketOrder::Price,
+        };
         let after = match after.0.as_deref() {
             None => None,
-            Some(raw) => Some(PageCursor::decode(raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_parameter", "after", "This is not a cursor from a previous page.")
+            Some(raw) => Some(PageCursor::decode(raw, order).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    "after",
+                    "This is not a cursor from a previous page in this order.",
+                )
             })?),
         };
         let filter = ListFilter {
-            text: q.0.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty()),
+            text: text("q", q.0)?,
+            city: text("city", city.0)?,
             min_price: min_price.0,
             max_price: max_price.0,
+            from: from.0,
+            to: to.0,
+            order,
             limit: limit.0,
             after,
         };
@@ -175,17 +283,20 @@ impl ListingsApi {
         Ok(Json(TicketView::new(row, state.now())))
     }
 
-    /// List a ticket for sale.
+    /// List a ticket. It is for sale once its ticket file is attached (`PUT /api/tickets/{id}/file`).
     #[oai(path = "/", method = "post", operation_id = "create_ticket")]
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
         auth: SessionAuth,
-        body: Json<CreateTicketRequest>,
+        body: Json<ListingRequest>,
     ) -> Result<CreatedTicket, ApiError> {
         let who = auth.user(&state).await?;
-        let draft = TicketDraft::parse(body.title.as_str(), body.price.0, body.currency.as_ref().map(Text::as_str))?;
+        if body.version.is_some() {
+            return Err(invalid("version", "set_by_server", "A new listing's version is set by the server."));
+        }
         let now = state.now();
+        let draft = body.draft(&state, now)?;
         let row = super::create(&state.pool, who.user_id, &draft, now).await?;
         Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
     }
@@ -197,12 +308,15 @@ impl ListingsApi {
         state: Data<&Arc<AppState>>,
         auth: SessionAuth,
         id: Path<Uuid>,
-        body: Json<UpdateTicketRequest>,
+        body: Json<ListingRequest>,
     ) -> Result<Json<TicketView>, ApiError> {
         let who = auth.user(&state).await?;
-        let draft = TicketDraft::parse(body.title.as_str(), body.price.0, body.currency.as_ref().map(Text::as_str))?;
+        let version = body.version.ok_or_else(|| {
+            invalid("version", "required", "Send the version you last saw, so a newer change is not lost.")
+        })?;
         let now = state.now();
-        let row = super::update(&state.pool, who.user_id, id.0, &draft, body.version, now).await?;
+        let draft = body.draft(&state, now)?;
+        let row = super::update(&state.pool, who.user_id, id.0, &draft, version, now).await?;
         Ok(Json(TicketView::new(row, now)))
     }
 

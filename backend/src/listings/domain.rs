@@ -1,9 +1,10 @@
-//! Listing rules: what a title, a price and a currency may be, and the states a listing moves through.
+//! Listing rules: what an event name, a price, a face value and a currency may be, how far above face
+//! value a ticket may be resold, and the states a listing moves through.
 
 use crate::validation::FieldError;
 
-/// Longest title, in characters, after trimming.
-pub const TITLE_MAX_CHARS: usize = 120;
+/// Longest event name, in characters, after trimming.
+pub const EVENT_NAME_MAX_CHARS: usize = 120;
 /// Highest price in minor units: 1,000,000.00.
 pub const PRICE_MAX_MINOR: i64 = 100_000_000;
 /// Currencies a listing may be priced in; all have two decimal places.
@@ -11,27 +12,31 @@ pub const CURRENCIES: &[&str] = &["CAD", "USD", "EUR", "GBP"];
 /// The currency used when a listing does not name one.
 pub const DEFAULT_CURRENCY: &str = "CAD";
 
-/// A trimmed title of 1 to 120 characters with no control characters.
+/// A trimmed event name of 1 to 120 characters with no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Title(String);
+pub struct EventName(String);
 
-impl Title {
+impl EventName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let title = raw.trim();
-        if title.is_empty() {
-            return Err(FieldError::new("title", "required", "Title is required."));
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("eventName", "required", "Event name is required."));
         }
-        if title.chars().count() > TITLE_MAX_CHARS {
+        if name.chars().count() > EVENT_NAME_MAX_CHARS {
             return Err(FieldError::new(
-                "title",
+                "eventName",
                 "too_long",
-                format!("Title must be at most {TITLE_MAX_CHARS} characters."),
+                format!("Event name must be at most {EVENT_NAME_MAX_CHARS} characters."),
             ));
         }
-        if title.chars().any(char::is_control) {
-            return Err(FieldError::new("title", "invalid_characters", "Title cannot contain control characters."));
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "eventName",
+                "invalid_characters",
+                "Event name cannot contain control characters.",
+            ));
         }
-        Ok(Self(title.to_owned()))
+        Ok(Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -39,23 +44,61 @@ impl Title {
     }
 }
 
-/// A price in integer minor units (cents), above zero and at most [`PRICE_MAX_MINOR`].
+/// An amount in integer minor units (cents), above zero and at most [`PRICE_MAX_MINOR`]: a price, or
+/// the face value printed on the ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Price(i64);
 
 impl Price {
     pub fn parse(minor: i64) -> Result<Self, FieldError> {
+        Self::parse_field("price", "Price", minor)
+    }
+
+    pub fn parse_face_value(minor: i64) -> Result<Self, FieldError> {
+        Self::parse_field("faceValue", "Face value", minor)
+    }
+
+    fn parse_field(field: &'static str, label: &str, minor: i64) -> Result<Self, FieldError> {
         if minor <= 0 {
-            return Err(FieldError::new("price", "not_positive", "Price must be greater than zero."));
+            return Err(FieldError::new(field, "not_positive", format!("{label} must be greater than zero.")));
         }
         if minor > PRICE_MAX_MINOR {
-            return Err(FieldError::new("price", "too_high", "Price must be at most 1,000,000.00."));
+            return Err(FieldError::new(field, "too_high", format!("{label} must be at most 1,000,000.00.")));
         }
         Ok(Self(minor))
     }
 
     pub fn minor_units(self) -> i64 {
         self.0
+    }
+}
+
+/// How far above its face value a ticket may be resold, in whole percent (`PRICE_CAP_PERCENT`; 0: at
+/// most face value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PriceCap {
+    pub percent: u32,
+}
+
+impl PriceCap {
+    /// The highest price allowed for `face_value`, rounded down to a whole minor unit (exact: the
+    /// comparison is `price * 100 <= face_value * (100 + percent)` in integers).
+    pub fn highest_price(self, face_value: Price) -> i64 {
+        face_value.minor_units() * (100 + i64::from(self.percent)) / 100
+    }
+
+    /// Refuses a price above the cap, naming it.
+    pub fn check(self, price: Price, face_value: Price, currency: &Currency) -> Result<(), FieldError> {
+        if price.minor_units() * 100 <= face_value.minor_units() * (100 + i64::from(self.percent)) {
+            return Ok(());
+        }
+        let highest = crate::money::Money { minor: self.highest_price(face_value), currency: currency.code() };
+        let message = if self.percent == 0 {
+            format!("Price may not be above the ticket's face value: at most {highest}.")
+        } else {
+            format!("Price may be at most {}% above the ticket's face value: at most {highest}.", self.percent)
+        };
+        Err(FieldError::new("price", "above_price_cap", message))
     }
 }
 
@@ -140,12 +183,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn titles_are_trimmed_and_bounded() {
-        assert_eq!(Title::parse("  Concert  ").map(|t| t.as_str().to_owned()), Ok("Concert".into()));
-        assert_eq!(Title::parse("   ").map_err(|e| e.code), Err("required"));
-        assert!(Title::parse(&"é".repeat(120)).is_ok());
-        assert_eq!(Title::parse(&"a".repeat(121)).map_err(|e| e.code), Err("too_long"));
-        assert_eq!(Title::parse("a\r\nBcc: x@y.z").map_err(|e| e.code), Err("invalid_characters"));
+    fn event_names_are_trimmed_and_bounded() {
+        assert_eq!(EventName::parse("  Concert  ").map(|t| t.as_str().to_owned()), Ok("Concert".into()));
+        assert_eq!(EventName::parse("   ").map_err(|e| e.code), Err("required"));
+        assert!(EventName::parse(&"é".repeat(120)).is_ok());
+        assert_eq!(EventName::parse(&"a".repeat(121)).map_err(|e| e.code), Err("too_long"));
+        assert_eq!(EventName::parse("a\r\nBcc: x@y.z").map_err(|e| e.code), Err("invalid_characters"));
+    }
+
+    #[test]
+    fn the_price_cap_is_exact_in_minor_units() {
+        let cad = Currency::parse("CAD").expect("cad");
+        let price = |minor| Price::parse(minor).expect("price");
+        let face = Price::parse_face_value(4_999).expect("face value");
+        let at_face = PriceCap { percent: 0 };
+        assert!(at_face.check(price(4_999), face, &cad).is_ok());
+        let refused = at_face.check(price(5_000), face, &cad).expect_err("above face value");
+        assert_eq!((refused.field, refused.code), ("price", "above_price_cap"));
+        assert!(refused.message.contains("$49.99 CAD"), "{}", refused.message);
+        // 10% over 49.99 is 54.989: 54.98 is allowed, 54.99 is not.
+        let ten = PriceCap { percent: 10 };
+        assert_eq!(ten.highest_price(face), 5_498);
+        assert!(ten.check(price(5_498), face, &cad).is_ok());
+        assert!(ten.check(price(5_499), face, &cad).expect_err("above").message.contains("10%"));
+        assert_eq!(Price::parse_face_value(0).map_err(|e| (e.field, e.code)), Err(("faceValue", "not_positive")));
     }
 
     #[test]

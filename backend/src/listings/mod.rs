@@ -1,15 +1,18 @@
-//! Listings: tickets put up for sale, their owners' edits, and the market's view of what is available.
+//! Listings: tickets put up for sale (the event, the seat, the face value and the price), their owners'
+//! edits, and the market's view of what is for sale.
 
 pub mod api;
 pub mod cursor;
 pub mod domain;
+pub mod event;
 pub mod store;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use domain::{Currency, Price, TicketStatus, Title};
+use domain::{Currency, EventName, Price, PriceCap, TicketStatus};
+use event::{EventStart, Place, Seat};
 pub use store::{ListFilter, TicketRow};
 
 use crate::db::{self, DbError, DbPool};
@@ -36,30 +39,100 @@ impl From<diesel::result::Error> for ListingsError {
     }
 }
 
+/// The owner-editable fields of a listing, as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct DraftInput<'a> {
+    pub event_name: &'a str,
+    pub venue: &'a str,
+    pub city: &'a str,
+    pub starts_at: &'a str,
+    pub time_zone: &'a str,
+    pub section: Option<&'a str>,
+    pub row: Option<&'a str>,
+    pub seat: Option<&'a str>,
+    pub face_value: i64,
+    pub price: i64,
+    pub currency: Option<&'a str>,
+}
+
 /// The owner-editable fields of a listing, validated.
 #[derive(Debug, Clone)]
 pub struct TicketDraft {
-    pub title: Title,
+    pub event_name: EventName,
+    pub place: Place,
+    pub start: EventStart,
+    pub seat: Seat,
+    pub face_value: Price,
     pub price: Price,
     pub currency: Currency,
 }
 
 impl TicketDraft {
-    pub fn parse(title: &str, price: i64, currency: Option<&str>) -> Result<Self, Invalid> {
+    /// Checks every field, reporting all that break a rule: the event starts after `now`, and the
+    /// price is chargeable and within `cap` of the face value.
+    pub fn parse(input: DraftInput<'_>, cap: PriceCap, now: DateTime<Utc>) -> Result<Self, Invalid> {
         let mut errors = Collector::default();
-        let title = errors.take(Title::parse(title));
-        let price = errors.take(Price::parse(price));
-        let currency = match currency {
+        let event_name = errors.take(EventName::parse(input.event_name));
+        let venue = errors.take(Place::parse_venue(input.venue));
+        let city = errors.take(Place::parse_city(input.city));
+        let start = errors
+            .take(EventStart::parse_zone(input.time_zone))
+            .and_then(|zone| errors.take(EventStart::parse(input.starts_at, zone, now)));
+        let section = errors.take(Seat::parse_label("section", input.section));
+        let row = errors.take(Seat::parse_label("row", input.row));
+        let seat = errors.take(Seat::parse_label("seat", input.seat));
+        let face_value = errors.take(Price::parse_face_value(input.face_value));
+        let price = errors.take(Price::parse(input.price));
+        let currency = match input.currency {
             Some(code) => errors.take(Currency::parse(code)),
             None => Some(Currency::default_currency()),
         };
         if let (Some(price), Some(currency)) = (price, &currency) {
             errors.take(domain::chargeable(price, currency));
+            if let Some(face_value) = face_value {
+                errors.take(cap.check(price, face_value, currency));
+            }
         }
         errors.finish()?;
-        match (title, price, currency) {
-            (Some(title), Some(price), Some(currency)) => Ok(Self { title, price, currency }),
+        match (event_name, venue, city, start, section, row, seat, face_value, price, currency) {
+            (
+                Some(event_name),
+                Some(venue),
+                Some(city),
+                Some(start),
+                Some(section),
+                Some(row),
+                Some(seat),
+                Some(face_value),
+                Some(price),
+                Some(currency),
+            ) => Ok(Self {
+                event_name,
+                place: Place { venue, city },
+                start,
+                seat: Seat { section, row, seat },
+                face_value,
+                price,
+                currency,
+            }),
             _ => Err(Invalid(vec![])),
+        }
+    }
+
+    fn fields(&self) -> store::ListingFields<'_> {
+        store::ListingFields {
+            event_name: self.event_name.as_str(),
+            venue: &self.place.venue,
+            city: &self.place.city,
+            event_starts_at: Some(self.start.at),
+            event_time_zone: Some(self.start.zone.name()),
+            event_local_date: Some(self.start.local_date()),
+            section: self.seat.section.as_deref(),
+            seat_row: self.seat.row.as_deref(),
+            seat: self.seat.seat.as_deref(),
+            face_value: self.face_value.minor_units(),
+            price: self.price.minor_units(),
+            currency: self.currency.code(),
         }
     }
 }
@@ -71,18 +144,9 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, ListingsError> {
     let mut conn = db::conn(pool).await?;
-    let row = store::NewTicketRow {
-        id: Uuid::new_v4(),
-        owner_id,
-        title: draft.title.as_str(),
-        price: draft.price.minor_units(),
-        currency: draft.currency.code(),
-        created_at: now,
-        updated_at: now,
-    };
     let ticket = conn
         .transaction(async |conn| {
-            let ticket = store::insert(conn, &row).await?;
+            let ticket = store::insert(conn, Uuid::new_v4(), owner_id, &draft.fields(), now).await?;
             outbox::record(conn, &Event::TicketCreated { ticket_id: ticket.id, version: ticket.version }, now).await?;
             Ok::<_, ListingsError>(ticket)
         })
@@ -107,7 +171,7 @@ pub async fn list_available(
 
 /// Locks the caller's own listing for a change, checking that it may change and that the caller saw its
 /// latest version, and ends a lapsed hold on it. Another user's listing is reported as not found.
-async fn lock_editable(
+pub(crate) async fn lock_editable(
     conn: &mut diesel_async::AsyncPgConnection,
     owner_id: Uuid,
     id: Uuid,
@@ -142,9 +206,7 @@ pub async fn update(
     let mut conn = db::conn(pool).await?;
     conn.transaction(async |conn| {
         lock_editable(conn, owner_id, id, Some(expected_version), now).await?;
-        let ticket =
-            store::update_fields(conn, id, draft.title.as_str(), draft.price.minor_units(), draft.currency.code(), now)
-                .await?;
+        let ticket = store::update_fields(conn, id, &draft.fields(), now).await?;
         outbox::record(conn, &Event::TicketUpdated { ticket_id: id, version: ticket.version }, now).await?;
         Ok(ticket)
     })

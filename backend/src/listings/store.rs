@@ -1,13 +1,14 @@
 //! The `tickets` table.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::cursor::PageCursor;
+use super::cursor::{MarketOrder, PageCursor};
 use super::domain::TicketStatus;
+use super::event::EventStart;
 use crate::db::schema::tickets;
 
 /// A listing as stored.
@@ -17,13 +18,26 @@ use crate::db::schema::tickets;
 pub struct TicketRow {
     pub id: Uuid,
     pub owner_id: Uuid,
-    pub title: String,
+    pub event_name: String,
+    pub venue: String,
+    pub city: String,
+    /// Unknown only for listings made before events were recorded (not for sale until given).
+    pub event_starts_at: Option<DateTime<Utc>>,
+    pub event_time_zone: Option<String>,
+    pub section: Option<String>,
+    pub seat_row: Option<String>,
+    pub seat: Option<String>,
+    pub face_value: i64,
     pub price: i64,
     pub currency: String,
     pub status: String,
     pub held_until: Option<DateTime<Utc>>,
     /// The order holding the ticket, while held.
     pub hold_order_id: Option<Uuid>,
+    /// Where the file store keeps the ticket file; none yet: not for sale.
+    pub file_key: Option<String>,
+    pub file_content_type: Option<String>,
+    pub file_bytes: Option<i32>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -38,34 +52,77 @@ impl TicketRow {
             (status, _) => status,
         }
     }
+
+    /// The event's start, when known.
+    pub fn start(&self) -> Option<EventStart> {
+        EventStart::from_stored(self.event_starts_at?, self.event_time_zone.as_deref()?)
+    }
+
+    /// Whether a buyer may reserve it now: available, with its ticket file, before its event starts.
+    pub fn for_sale_at(&self, now: DateTime<Utc>) -> bool {
+        self.deleted_at.is_none()
+            && self.status_at(now) == TicketStatus::Available
+            && self.file_key.is_some()
+            && self.event_starts_at.is_some_and(|start| start > now)
+    }
 }
 
-#[derive(Debug, Insertable)]
+/// What a listing's owner sets: the event, the seat, the face value and the price.
+#[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = tickets)]
-pub struct NewTicketRow<'a> {
-    pub id: Uuid,
-    pub owner_id: Uuid,
-    pub title: &'a str,
+#[diesel(treat_none_as_null = true)]
+pub struct ListingFields<'a> {
+    pub event_name: &'a str,
+    pub venue: &'a str,
+    pub city: &'a str,
+    pub event_starts_at: Option<DateTime<Utc>>,
+    pub event_time_zone: Option<&'a str>,
+    pub event_local_date: Option<NaiveDate>,
+    pub section: Option<&'a str>,
+    pub seat_row: Option<&'a str>,
+    pub seat: Option<&'a str>,
+    pub face_value: i64,
     pub price: i64,
     pub currency: &'a str,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
-/// Which available listings to return.
+/// Which listings of the market to return.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    /// Case-insensitive substring of the title.
+    /// Case-insensitive substring of the event's name, venue or city.
     pub text: Option<String>,
+    /// The city, case-insensitive.
+    pub city: Option<String>,
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
+    /// Events starting on or after this day, at their venue.
+    pub from: Option<NaiveDate>,
+    /// Events starting on or before this day, at their venue.
+    pub to: Option<NaiveDate>,
+    pub order: MarketOrder,
     pub limit: i64,
-    /// Only listings after this one in the market's order (the previous page's end).
+    /// Only listings after this one in `order` (the previous page's end).
     pub after: Option<PageCursor>,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, row: &NewTicketRow<'_>) -> QueryResult<TicketRow> {
-    diesel::insert_into(tickets::table).values(row).returning(TicketRow::as_returning()).get_result(conn).await
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    owner_id: Uuid,
+    fields: &ListingFields<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<TicketRow> {
+    diesel::insert_into(tickets::table)
+        .values((
+            tickets::id.eq(id),
+            tickets::owner_id.eq(owner_id),
+            fields,
+            tickets::created_at.eq(now),
+            tickets::updated_at.eq(now),
+        ))
+        .returning(TicketRow::as_returning())
+        .get_result(conn)
+        .await
 }
 
 /// A listing that has not been deleted.
@@ -77,6 +134,11 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .first(conn)
         .await
         .optional()
+}
+
+/// Any listing, deleted or not.
+pub async fn find_any(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TicketRow>> {
+    tickets::table.find(id).select(TicketRow::as_select()).first(conn).await.optional()
 }
 
 /// Any listing, deleted or not, locked until the transaction ends.
@@ -96,16 +158,35 @@ pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
         .optional()
 }
 
-fn available_at(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<'static, Pg> {
+/// Escapes `%`, `_` and `\\` for a LIKE pattern.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The widest a venue's offset from UTC gets (UTC+14 and UTC-12): a day at any venue lies within its
+/// UTC day widened by this much, which bounds a date filter's range of the start index.
+const WIDEST_OFFSET: TimeDelta = TimeDelta::hours(14);
+
+fn on_the_market(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<'static, Pg> {
     let mut query = tickets::table
         .filter(tickets::deleted_at.is_null())
-        // Implied by the next condition; stated so the planner matches the partial index.
+        // Implied by the next condition; stated so the planner matches the partial indexes.
         .filter(tickets::status.ne("sold"))
+        .filter(tickets::file_key.is_not_null())
         .filter(tickets::status.eq("available").or(tickets::status.eq("held").and(tickets::held_until.le(now))))
+        .filter(tickets::event_starts_at.gt(now))
         .into_boxed();
     if let Some(text) = &filter.text {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        query = query.filter(tickets::title.ilike(format!("%{escaped}%")));
+        let pattern = format!("%{}%", like_escaped(text));
+        query = query.filter(
+            tickets::event_name
+                .ilike(pattern.clone())
+                .or(tickets::venue.ilike(pattern.clone()))
+                .or(tickets::city.ilike(pattern)),
+        );
+    }
+    if let Some(city) = &filter.city {
+        query = query.filter(tickets::city.ilike(like_escaped(city)));
     }
     if let Some(min) = filter.min_price {
         query = query.filter(tickets::price.ge(min));
@@ -113,58 +194,110 @@ fn available_at(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<
     if let Some(max) = filter.max_price {
         query = query.filter(tickets::price.le(max));
     }
+    if let Some(from) = filter.from {
+        query = query
+            .filter(tickets::event_local_date.ge(from))
+            .filter(tickets::event_starts_at.ge(from.and_time(NaiveTime::MIN).and_utc() - WIDEST_OFFSET));
+    }
+    if let Some(to) = filter.to
+        && let Some(next_day) = to.succ_opt()
+    {
+        query = query
+            .filter(tickets::event_local_date.le(to))
+            .filter(tickets::event_starts_at.lt(next_day.and_time(NaiveTime::MIN).and_utc() + WIDEST_OFFSET));
+    }
     query
 }
 
-/// Available listings, newest first, up to `filter.limit` of them after `filter.after`, and where the
-/// next page starts if there is one. One indexed range scan (`tickets_listed_idx`) whatever the page.
+/// Listings on the market in `filter.order`, up to `filter.limit` of them after `filter.after`, and
+/// where the next page starts if there is one. One indexed range scan (`tickets_market_start_idx` or
+/// `tickets_market_price_idx`) whatever the page.
 pub async fn list_available(
     conn: &mut AsyncPgConnection,
     filter: &ListFilter,
     now: DateTime<Utc>,
 ) -> QueryResult<(Vec<TicketRow>, Option<PageCursor>)> {
-    let mut query = available_at(filter, now);
-    if let Some(after) = filter.after {
-        // `(created_at, id) < (after)`, spelt so that the index range starts at the cursor's time
-        // (`created_at <= ...`, an index condition) and only its ties are filtered; in diesel's
-        // own terms, so the statement stays prepared.
-        query = query.filter(
-            tickets::created_at
-                .le(after.created_at)
-                .and(tickets::created_at.lt(after.created_at).or(tickets::id.lt(after.id))),
-        );
-    }
-    let mut rows = query
-        .select(TicketRow::as_select())
-        .order((tickets::created_at.desc(), tickets::id.desc()))
-        .limit(filter.limit + 1)
-        .load(conn)
-        .await?;
+    let mut query = on_the_market(filter, now);
+    // `(key, id) > (after)`, spelt so that the index range starts at the cursor's key (`key >= ...`,
+    // an index condition) and only its ties are filtered; in diesel's own terms, so the statement
+    // stays prepared.
+    query = match filter.order {
+        MarketOrder::Start => {
+            if let Some(after) = filter.after
+                && let Some(start) = after.start()
+            {
+                query = query.filter(
+                    tickets::event_starts_at
+                        .ge(start)
+                        .and(tickets::event_starts_at.gt(start).or(tickets::id.gt(after.id))),
+                );
+            }
+            query.order((tickets::event_starts_at.asc(), tickets::id.asc()))
+        }
+        MarketOrder::Price => {
+            if let Some(after) = filter.after {
+                query = query.filter(
+                    tickets::price.ge(after.key).and(tickets::price.gt(after.key).or(tickets::id.gt(after.id))),
+                );
+            }
+            query.order((tickets::price.asc(), tickets::id.asc()))
+        }
+    };
+    let mut rows = query.select(TicketRow::as_select()).limit(filter.limit + 1).load(conn).await?;
     let limit = usize::try_from(filter.limit).unwrap_or(0);
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
-        rows.last().map(|last| PageCursor { created_at: last.created_at, id: last.id })
+        rows.last().and_then(|last| match filter.order {
+            MarketOrder::Start => last.event_starts_at.map(|start| PageCursor::after_start(start, last.id)),
+            MarketOrder::Price => Some(PageCursor::after_price(last.price, last.id)),
+        })
     });
     Ok((rows, next.flatten()))
+}
+
+/// A seller's listings that are not deleted, newest first.
+pub async fn list_for_owner(conn: &mut AsyncPgConnection, owner_id: Uuid, limit: i64) -> QueryResult<Vec<TicketRow>> {
+    tickets::table
+        .filter(tickets::owner_id.eq(owner_id))
+        .filter(tickets::deleted_at.is_null())
+        .order((tickets::created_at.desc(), tickets::id.desc()))
+        .limit(limit)
+        .select(TicketRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Points the listing at a new ticket file and bumps the version.
+pub async fn set_file(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    key: &str,
+    content_type: &str,
+    bytes: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<TicketRow> {
+    diesel::update(tickets::table.find(id))
+        .set((
+            tickets::file_key.eq(Some(key)),
+            tickets::file_content_type.eq(Some(content_type)),
+            tickets::file_bytes.eq(Some(bytes)),
+            tickets::version.eq(tickets::version + 1),
+            tickets::updated_at.eq(now),
+        ))
+        .returning(TicketRow::as_returning())
+        .get_result(conn)
+        .await
 }
 
 /// Replaces the owner-editable fields and bumps the version.
 pub async fn update_fields(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    title: &str,
-    price: i64,
-    currency: &str,
+    fields: &ListingFields<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<TicketRow> {
     diesel::update(tickets::table.find(id))
-        .set((
-            tickets::title.eq(title),
-            tickets::price.eq(price),
-            tickets::currency.eq(currency),
-            tickets::version.eq(tickets::version + 1),
-            tickets::updated_at.eq(now),
-        ))
+        .set((fields, tickets::version.eq(tickets::version + 1), tickets::updated_at.eq(now)))
         .returning(TicketRow::as_returning())
         .get_result(conn)
         .await

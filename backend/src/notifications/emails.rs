@@ -5,11 +5,12 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{ContentType, MessageId};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use super::mailer::MailError;
 use crate::money::Money;
 use crate::payments::Billing;
+use crate::ticket_files::TicketFile;
 
 /// Which email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum EmailKind {
     OrderConfirmation,
     OrderRefunded,
     LatePaymentRefunded,
+    /// To the seller: their ticket sold.
+    TicketSold,
 }
 
 impl EmailKind {
@@ -25,6 +28,7 @@ impl EmailKind {
             Self::OrderConfirmation => "order_confirmation",
             Self::OrderRefunded => "order_refunded",
             Self::LatePaymentRefunded => "late_payment_refunded",
+            Self::TicketSold => "ticket_sold",
         }
     }
 }
@@ -43,8 +47,12 @@ pub struct OrderEmail {
     pub refund: Option<String>,
     pub total: String,
     pub billing: Option<Billing>,
+    /// The page the email links to (the buyer's orders, or the seller's sales), and its label.
     pub orders_url: String,
+    pub link_label: &'static str,
     pub hold_minutes: u64,
+    /// The attached ticket file's name, when the ticket is attached.
+    pub attachment: Option<String>,
 }
 
 /// The order facts an email is made from.
@@ -61,12 +69,15 @@ pub struct OrderFacts<'a> {
     pub billing: Option<Billing>,
     pub public_url: &'a str,
     pub hold_minutes: u64,
+    /// The name of the ticket file attached, if one is.
+    pub attachment: Option<&'a str>,
 }
 
 impl OrderEmail {
     pub fn new(facts: OrderFacts<'_>) -> Self {
         let money = |minor: i64| Money { minor, currency: facts.currency }.to_string();
-        let refunded = facts.kind != EmailKind::OrderConfirmation;
+        let refunded = matches!(facts.kind, EmailKind::OrderRefunded | EmailKind::LatePaymentRefunded);
+        let to_seller = facts.kind == EmailKind::TicketSold;
         let first_name = facts
             .billing
             .as_ref()
@@ -77,15 +88,21 @@ impl OrderEmail {
             recipient: facts.recipient.to_owned(),
             order_ref: facts.order_id.to_string(),
             date: facts.at.format("%B %-d, %Y").to_string(),
-            first_name,
+            first_name: if to_seller {
+                facts.recipient.split('@').next().unwrap_or("there").to_owned()
+            } else {
+                first_name
+            },
             title: facts.title.to_owned(),
             price: money(facts.price),
             tax: money(facts.tax),
             refund: refunded.then(|| money(-facts.total)),
             total: money(if refunded { 0 } else { facts.total }),
             billing: facts.billing,
-            orders_url: format!("{}/orders", facts.public_url),
+            orders_url: format!("{}/{}", facts.public_url, if to_seller { "sales" } else { "orders" }),
+            link_label: if to_seller { "View your sales" } else { "View your orders" },
             hold_minutes: facts.hold_minutes,
+            attachment: facts.attachment.map(str::to_owned),
         }
     }
 
@@ -94,6 +111,7 @@ impl OrderEmail {
             EmailKind::OrderConfirmation => format!("Order #{} confirmed: {}", self.order_ref, self.title),
             EmailKind::OrderRefunded => format!("Refund for order #{}: {}", self.order_ref, self.title),
             EmailKind::LatePaymentRefunded => format!("Your payment for order #{} was returned", self.order_ref),
+            EmailKind::TicketSold => format!("Your ticket sold: {}", self.title),
         };
         // Header values never carry line breaks, whatever a title contains.
         subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
@@ -107,25 +125,35 @@ impl OrderEmail {
             }
             EmailKind::OrderRefunded => (RefundedText { email }.render()?, RefundedHtml { email }.render()?),
             EmailKind::LatePaymentRefunded => (LateText { email }.render()?, LateHtml { email }.render()?),
+            EmailKind::TicketSold => (SoldText { email }.render()?, SoldHtml { email }.render()?),
         })
     }
 
-    /// The message, plain text and HTML, with a Message-ID fixed by `dedup_key` so a resend is
-    /// recognisably the same message.
-    pub fn message(&self, from: &Mailbox, dedup_key: &str) -> Result<Message, MailError> {
+    /// The message, plain text and HTML (and the ticket file, when given), with a Message-ID fixed by
+    /// `dedup_key` so a resend is recognisably the same message.
+    pub fn message(&self, from: &Mailbox, dedup_key: &str, ticket: Option<TicketFile>) -> Result<Message, MailError> {
         let to: Mailbox = self.recipient.parse().map_err(|err| MailError::Build(format!("recipient: {err}")))?;
         let (text, html) = self.render().map_err(|err| MailError::Build(err.to_string()))?;
         let domain = from.email.domain().to_owned();
+        let alternatives = MultiPart::alternative()
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html));
+        let body = match ticket {
+            None => alternatives,
+            Some(ticket) => {
+                let content_type = ContentType::parse(ticket.kind.content_type())
+                    .map_err(|err| MailError::Build(format!("attachment type: {err}")))?;
+                MultiPart::mixed()
+                    .multipart(alternatives)
+                    .singlepart(Attachment::new(ticket.file_name).body(ticket.content, content_type))
+            }
+        };
         Message::builder()
             .from(from.clone())
             .to(to)
             .subject(self.subject())
             .header(MessageId::from(format!("<{dedup_key}@{domain}>")))
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
-            )
+            .multipart(body)
             .map_err(|err| MailError::Build(err.to_string()))
     }
 }
@@ -166,6 +194,18 @@ struct LateHtml<'a> {
     email: &'a OrderEmail,
 }
 
+#[derive(Template)]
+#[template(path = "email/ticket_sold.txt")]
+struct SoldText<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/ticket_sold.html")]
+struct SoldHtml<'a> {
+    email: &'a OrderEmail,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +232,7 @@ mod tests {
             }),
             public_url: "http://localhost:8080",
             hold_minutes: 15,
+            attachment: Some("ticket-x.pdf"),
         })
     }
 
@@ -214,6 +255,34 @@ mod tests {
         let (text, _) = facts(EmailKind::OrderRefunded, "Jazz night", "Ada").render().expect("renders");
         assert!(text.contains("Refund    -$47.25 CAD"), "{text}");
         assert!(text.contains("Total    $0.00 CAD"), "{text}");
+    }
+
+    #[test]
+    fn a_confirmation_says_the_ticket_is_attached_and_carries_it() {
+        let email = facts(EmailKind::OrderConfirmation, "Jazz night", "Ada");
+        let (text, html) = email.render().expect("renders");
+        assert!(text.contains("attached") && html.contains("attached"), "{text}");
+        let from: Mailbox = "Tickets <tickets@example.com>".parse().expect("from");
+        let file = TicketFile {
+            kind: crate::ticket_files::FileKind::Pdf,
+            content: b"%PDF-1.4 %%EOF".to_vec(),
+            file_name: "ticket-x.pdf".into(),
+        };
+        let raw = String::from_utf8(email.message(&from, "k", Some(file)).expect("builds").formatted()).expect("utf-8");
+        assert!(raw.contains("multipart/mixed") && raw.contains("application/pdf"), "{raw}");
+        assert!(raw.contains("filename=\"ticket-x.pdf\""), "{raw}");
+    }
+
+    #[test]
+    fn the_seller_hears_what_their_ticket_sold_for() {
+        let email = facts(EmailKind::TicketSold, "Jazz night", "Ada");
+        let (text, html) = email.render().expect("renders");
+        for part in [&text, &html] {
+            assert!(part.contains("Jazz night") && part.contains("$45.00 CAD"), "{part}");
+            assert!(part.contains("/sales"), "{part}");
+        }
+        assert_eq!(email.subject(), "Your ticket sold: Jazz night");
+        assert_eq!(email.first_name, "ada", "addressed by their account, not the buyer's billing name");
     }
 
     #[test]

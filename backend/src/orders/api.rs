@@ -89,8 +89,14 @@ pub struct BillingView {
 pub struct OrderView {
     id: Uuid,
     ticket_id: Uuid,
-    /// The listing's title when it was reserved.
+    /// The event's name when the listing was reserved.
     ticket_title: String,
+    /// When the event starts: holds end by then, and refunds close then.
+    #[oai(skip_serializing_if_is_none)]
+    event_starts_at: Option<DateTime<Utc>>,
+    /// Whether the ticket file is yours to download now (`GET /api/orders/{id}/ticket`): paid, and
+    /// not refunded or being refunded.
+    ticket_downloadable: bool,
     /// The listing's price when it was reserved, in minor units.
     price: i64,
     /// Tax in minor units.
@@ -162,6 +168,8 @@ impl OrderView {
             _ => None,
         };
         Self {
+            ticket_downloadable: crate::ticket_files::withheld(&row).is_none(),
+            event_starts_at: row.event_starts_at,
             id: row.id,
             ticket_id: row.ticket_id,
             ticket_title: row.ticket_title,

@@ -31,6 +31,11 @@ pub enum OrdersError {
     Unauthenticated,
     #[error("buyer owns the ticket")]
     OwnTicket,
+    /// No event start or no ticket file yet.
+    #[error("ticket is not for sale")]
+    NotForSale,
+    #[error("the event has started")]
+    EventStarted,
     #[error("buyer already holds {max} tickets")]
     HoldLimit { max: i64 },
     #[error("order is {status} and cannot be cancelled")]

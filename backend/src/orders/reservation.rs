@@ -92,6 +92,8 @@ impl Refusal {
             "unauthenticated" => Self::Orders(OrdersError::Unauthenticated),
             "ticket_not_found" => Self::Orders(OrdersError::TicketNotFound),
             "own_ticket" => Self::Orders(OrdersError::OwnTicket),
+            "not_for_sale" => Self::Orders(OrdersError::NotForSale),
+            "event_started" => Self::Orders(OrdersError::EventStarted),
             "hold_limit" => Self::Orders(OrdersError::HoldLimit { max: policy.max_live_holds }),
             // `ticket_unavailable`, the only other answer.
             _ => Self::Orders(OrdersError::TicketUnavailable),

@@ -50,6 +50,9 @@ pub struct OrderRow {
     pub dispute_status: Option<String>,
     pub dispute_id: Option<String>,
     pub disputed_at: Option<DateTime<Utc>>,
+    /// When the ticket's event starts (unknown for orders made before events were recorded): no hold
+    /// outlives it, and refunds close then.
+    pub event_starts_at: Option<DateTime<Utc>>,
 }
 
 /// Name of the partial unique index allowing one live order per ticket.

@@ -22,6 +22,8 @@ pub mod consumers {
     pub const REFUND_PAYMENT: &str = "payments.refund";
     /// Emails the buyer about their order.
     pub const EMAIL: &str = "notifications.email";
+    /// Emails the seller that their ticket sold.
+    pub const SELLER_EMAIL: &str = "notifications.seller_email";
     /// At a paid-for hold's end, asks Stripe whether it was paid before releasing the ticket.
     pub const RESOLVE_LAPSED_HOLD: &str = "payments.resolve_lapsed_hold";
 }
@@ -31,7 +33,7 @@ const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("order.cancelled", &[consumers::CANCEL_PAYMENT]),
     ("order.expired", &[consumers::CANCEL_PAYMENT]),
     ("order.refund_requested", &[consumers::REFUND_PAYMENT]),
-    ("order.completed", &[consumers::EMAIL]),
+    ("order.completed", &[consumers::EMAIL, consumers::SELLER_EMAIL]),
     ("order.refunded", &[consumers::EMAIL]),
     ("payment.started", &[consumers::RESOLVE_LAPSED_HOLD]),
 ];

@@ -70,6 +70,9 @@ pub enum PaymentsError {
     RefundNotAllowed { status: String },
     #[error("a refund is already in progress")]
     RefundInProgress,
+    /// Refunds close when the event starts.
+    #[error("the event started at {event_started_at}; refunds are closed")]
+    RefundWindowClosed { event_started_at: DateTime<Utc> },
     #[error("order is {status} and cannot be cancelled")]
     NotCancellable { status: String },
     #[error("the payment is still being processed")]
@@ -178,7 +181,10 @@ pub async fn start(
     let key = keys::idempotency_key(pool, order_id, "create_intent", now).await?;
     let intent =
         payments.gateway.create_intent(order.total, &order.currency, &customer, &order_id.to_string(), &key).await?;
-    let held_until = order.expires_at + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
+    // No hold outlives the event's start, the grace of a payment in flight included.
+    let held_until = (order.expires_at + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX))
+        .min(order.event_starts_at.unwrap_or(DateTime::<Utc>::MAX_UTC))
+        .max(order.expires_at);
     let started = {
         let mut conn = db::conn(pool).await?;
         conn.transaction(async |conn| {

@@ -47,6 +47,9 @@ pub async fn refund_order(
                 match order.status.as_str() {
                     "refunded" => return Ok(order),
                     "complete" if order.refund_requested_at.is_none() => {
+                        if let Some(started) = order.event_starts_at.filter(|start| *start <= now) {
+                            return Err(PaymentsError::RefundWindowClosed { event_started_at: started });
+                        }
                         return Ok(store::request_refund(conn, order_id, "requested_by_buyer", now).await?);
                     }
                     "complete" => return Err(PaymentsError::RefundInProgress),

@@ -90,9 +90,12 @@ pub async fn settle(
         ticket.hold_order_id == Some(order_id) && holds::sell(conn, ticket.id, order_id, now).await?
     } else {
         // The hold ended before the payment was heard of. It buys the listing only as it was reserved:
-        // still listed, same price and currency, and free (someone else's lapsed hold no longer counts).
-        let as_reserved =
-            ticket.deleted_at.is_none() && ticket.price == order.price && ticket.currency == order.currency;
+        // still listed, same price and currency, before its event, and free (someone else's lapsed hold no longer counts).
+        // Nor once its event has started.
+        let as_reserved = ticket.deleted_at.is_none()
+            && ticket.price == order.price
+            && ticket.currency == order.currency
+            && ticket.event_starts_at.is_some_and(|start| start > now);
         if as_reserved && ticket.hold_order_id != Some(order_id) {
             holds::expire_if_lapsed(conn, &ticket, now).await?;
         }

@@ -140,7 +140,7 @@ async fn logout_revokes_the_session() {
 
     let response = app
         .authed(&ann, Method::POST, "/api/tickets")
-        .json(&json!({"title": "Concert", "price": 1000}))
+        .json(&crate::support::listing("Concert", 1000))
         .send()
         .await
         .expect("send");

@@ -30,10 +30,9 @@ async fn the_buyer_gets_a_confirmation_and_then_a_refund_notice() {
     assert!(smtp.received().is_empty(), "nothing is sent before the consumer runs");
     app.dispatcher().drain().await.expect("drain");
 
-    let mail = smtp.received();
+    let mail = smtp.received_by("buyer@example.com");
     assert_eq!(mail.len(), 1);
     let confirmation = &mail[0];
-    assert_eq!(confirmation.to, "buyer@example.com");
     assert_eq!(confirmation.from, "tickets@example.com");
     assert_eq!(confirmation.subject, format!("Order #{} confirmed: Jazz night", purchase.order_id()));
     for part in [&confirmation.text, &confirmation.html] {
@@ -44,12 +43,26 @@ async fn the_buyer_gets_a_confirmation_and_then_a_refund_notice() {
         }
     }
     assert!(confirmation.html.contains("#003049"));
+    // The ticket itself comes with the confirmation.
+    let expected_name = format!("ticket-{}.pdf", purchase.order_id());
+    assert_eq!(confirmation.attachments.len(), 1, "one attachment");
+    let (name, kind, content) = &confirmation.attachments[0];
+    assert_eq!((name.as_str(), kind.as_str()), (expected_name.as_str(), "application/pdf"));
+    assert_eq!(content.as_slice(), crate::support::TICKET_PDF);
+    assert!(confirmation.text.contains("attached"), "{}", confirmation.text);
+
+    // The seller hears that the ticket sold, and for how much; without the ticket or the buyer's address.
+    let sold = smtp.received_by("seller@example.com");
+    assert_eq!(sold.len(), 1, "one email to the seller");
+    assert_eq!(sold[0].subject, "Your ticket sold: Jazz night");
+    assert!(sold[0].text.contains("$45.00 CAD") && !sold[0].text.contains("1 Main St"), "{}", sold[0].text);
+    assert!(sold[0].attachments.is_empty());
 
     let path = format!("/api/orders/{}/refund", purchase.order_id());
     let refund = app.authed(&purchase.buyer, Method::POST, &path).json(&json!({})).send().await.expect("send");
     expect_status(refund, StatusCode::OK).await;
     app.dispatcher().drain().await.expect("drain");
-    let mail = smtp.received();
+    let mail = smtp.received_by("buyer@example.com");
     assert_eq!(mail.len(), 2);
     let notice = &mail[1];
     assert_eq!(notice.subject, format!("Refund for order #{}: Jazz night", purchase.order_id()));
@@ -97,7 +110,8 @@ async fn a_redelivered_event_sends_one_email() {
     let (first, second) = (app.dispatcher(), app.dispatcher());
     let (a, b) = tokio::join!(first.drain(), second.drain());
     assert!(a.expect("a").delivered + b.expect("b").delivered >= 1);
-    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(smtp.received_by("buyer@example.com").len(), 1);
+    assert_eq!(smtp.received_by("seller@example.com").len(), 1);
 }
 
 #[tokio::test]
@@ -108,16 +122,17 @@ async fn while_smtp_is_down_emails_wait_and_then_go_out_once() {
     let app = TestApp::spawn_with_stripe(&[("SMTP_URL", &format!("smtp://127.0.0.1:{port}"))]).await;
     bought(&app).await;
     let report = app.dispatcher().drain().await.expect("drain");
-    assert_eq!(report.retried, 1, "{report:?}");
+    assert_eq!(report.retried, 2, "the buyer's and the seller's: {report:?}");
 
     let smtp = SmtpServer::start_on(port).await;
     app.advance(TimeDelta::seconds(2));
     let report = app.dispatcher().drain().await.expect("drain");
-    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(report.delivered, 2, "{report:?}");
     app.advance(TimeDelta::minutes(30));
     let later = app.dispatcher().drain().await.expect("drain");
     assert_eq!((later.retried, later.parked), (0, 0), "{later:?}");
-    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(smtp.received_by("buyer@example.com").len(), 1);
+    assert_eq!(smtp.received().len(), 2);
 }
 
 #[tokio::test]
@@ -134,7 +149,7 @@ async fn an_email_that_keeps_failing_is_parked_not_dropped() {
         parked += app.dispatcher().drain().await.expect("drain").parked;
         app.advance(TimeDelta::minutes(10));
     }
-    assert_eq!(parked, 1);
+    assert_eq!(parked, 2, "the buyer's email and the seller's");
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Parked {
@@ -159,9 +174,12 @@ async fn without_smtp_emails_are_written_as_files() {
     bought(&app).await;
     app.dispatcher().drain().await.expect("drain");
     let files: Vec<_> = std::fs::read_dir(&dir).expect("mail dir").flatten().collect();
-    assert_eq!(files.len(), 1);
-    let raw = std::fs::read_to_string(files[0].path()).expect("eml");
-    assert!(raw.contains("Subject: Order #") && raw.contains("To: buyer@example.com"), "{raw}");
+    assert_eq!(files.len(), 2, "the buyer's and the seller's");
+    let raws: Vec<String> = files.iter().map(|file| std::fs::read_to_string(file.path()).expect("eml")).collect();
+    assert!(
+        raws.iter().any(|raw| raw.contains("Subject: Order #") && raw.contains("To: buyer@example.com")),
+        "{raws:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -191,9 +209,10 @@ fn a_header_injection_attempt_cannot_change_the_headers() {
         }),
         public_url: "http://localhost",
         hold_minutes: 15,
+        attachment: None,
     });
     let from = "Ticket Exchange <tickets@example.com>".parse().expect("from");
-    let raw = String::from_utf8(email.message(&from, "key").expect("message").formatted()).expect("utf8");
+    let raw = String::from_utf8(email.message(&from, "key", None).expect("message").formatted()).expect("utf8");
     let headers = &raw[..raw.find("\r\n\r\n").expect("header end")];
     let names: Vec<&str> = headers
         .lines()

@@ -128,13 +128,12 @@ async fn a_nul_character_anywhere_is_a_400_and_changes_nothing() {
             })),
             "login",
         ),
+        (app.authed(&seller, Method::POST, "/api/tickets").json(&crate::support::listing(nul, 4_500)), "listing"),
         (
-            app.authed(&seller, Method::POST, "/api/tickets").json(&serde_json::json!({"title": nul, "price": 4_500})),
-            "listing",
-        ),
-        (
-            app.authed(&seller, Method::POST, "/api/tickets")
-                .json(&serde_json::json!({"title": "Jazz", "price": 4_500, "currency": "C\u{0}D"})),
+            app.authed(&seller, Method::POST, "/api/tickets").json(&crate::support::with(
+                crate::support::listing("Jazz", 4_500),
+                serde_json::json!({"currency": "C\u{0}D"}),
+            )),
             "currency",
         ),
         (app.request(Method::GET, "/api/tickets?q=Jazz%00night"), "search"),
@@ -167,7 +166,10 @@ async fn a_price_stripe_could_not_charge_is_refused_at_create_and_edit() {
     {
         let response = app
             .authed(&seller, Method::POST, "/api/tickets")
-            .json(&serde_json::json!({"title": "Cheap", "price": price, "currency": currency}))
+            .json(&crate::support::with(
+                crate::support::listing("Cheap", price),
+                serde_json::json!({"currency": currency}),
+            ))
             .send()
             .await
             .expect("send");
@@ -179,7 +181,10 @@ async fn a_price_stripe_could_not_charge_is_refused_at_create_and_edit() {
     let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
     let response = app
         .authed(&seller, Method::PUT, &path)
-        .json(&serde_json::json!({"title": "Fine", "price": 10, "version": ticket["version"]}))
+        .json(&crate::support::with(
+            crate::support::listing("Fine", 10),
+            serde_json::json!({"version": ticket["version"]}),
+        ))
         .send()
         .await
         .expect("send");

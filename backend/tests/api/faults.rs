@@ -19,12 +19,13 @@ async fn tickets(client: &reqwest::Client, base_url: &str, seller: &Session, how
         let response = client
             .post(format!("{base_url}/api/tickets"))
             .bearer_auth(&seller.token)
-            .json(&json!({"title": format!("Show {n}"), "price": 2_500}))
+            .json(&crate::support::listing(format!("Show {n}"), 2_500))
             .send()
             .await
             .expect("send");
         assert_eq!(response.status(), StatusCode::CREATED);
-        tickets.push(response.json().await.expect("ticket"));
+        let created: Value = response.json().await.expect("ticket");
+        tickets.push(crate::support::publish(client, base_url, seller, &created).await);
     }
     tickets
 }

@@ -13,6 +13,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod replicas;
+mod resale;
 mod support;
 mod sweep;
 mod tls;

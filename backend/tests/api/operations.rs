@@ -18,7 +18,7 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
     let ticket = format!("/api/tickets/{}", purchase.ticket["id"].as_str().expect("id"));
     let order = format!("/api/orders/{}", purchase.order_id());
     let order_id = json!({"orderId": purchase.order_id()});
-    let edit = json!({"title": "Mine now", "price": 100, "version": 1});
+    let edit = crate::support::with(crate::support::listing("Mine now", 100), json!({"version": 2}));
     let token = app.stripe().card_token(GOOD_CARD).await;
     let confirm = json!({"orderId": purchase.order_id(), "cardToken": token, "billing": billing()});
 
@@ -27,7 +27,10 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
     let matrix: Vec<(Method, String, Option<Value>, bool)> = vec![
         (Method::PUT, ticket.clone(), Some(edit), false),
         (Method::DELETE, ticket.clone(), None, false),
+        // `null`: the body is the ticket file itself.
+        (Method::PUT, format!("{ticket}/file"), Some(Value::Null), false),
         (Method::GET, order.clone(), None, true),
+        (Method::GET, format!("{order}/ticket"), None, true),
         (Method::POST, format!("{order}/cancel"), Some(json!({})), true),
         (Method::POST, format!("{order}/refund"), Some(json!({})), true),
         (Method::POST, "/api/payments".to_owned(), Some(order_id), true),
@@ -40,14 +43,22 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
         }
         for caller in callers {
             let mut request = app.authed(caller, method.clone(), path);
-            if let Some(body) = body {
-                request = request.json(body);
+            match body {
+                Some(Value::Null) => {
+                    request = request.header("content-type", "application/pdf").body(crate::support::TICKET_PDF)
+                }
+                Some(body) => request = request.json(body),
+                None => {}
             }
             expect_error(request.send().await.expect("send"), StatusCode::NOT_FOUND, "not_found").await;
         }
         let mut request = app.request(method.clone(), path);
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(Value::Null) => {
+                request = request.header("content-type", "application/pdf").body(crate::support::TICKET_PDF)
+            }
+            Some(body) => request = request.json(body),
+            None => {}
         }
         expect_error(request.send().await.expect("send"), StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
@@ -58,7 +69,7 @@ async fn nobody_reaches_another_persons_listing_order_or_payment_by_its_id() {
             .await;
     assert_eq!(seen["status"], "complete", "{seen}");
     let listed = expect_status(app.request(Method::GET, &ticket).send().await.expect("send"), StatusCode::OK).await;
-    assert_eq!(listed["title"], purchase.ticket["title"]);
+    assert_eq!(listed["eventName"], purchase.ticket["eventName"]);
     let again = start_payment(&app, &purchase.buyer, purchase.order_id()).await;
     expect_error(again, StatusCode::CONFLICT, "order_already_paid").await;
 }

@@ -42,8 +42,11 @@ async fn a_reservation_holds_the_listing_for_fifteen_minutes() {
     assert_eq!(history["items"][0]["id"], order["id"]);
 
     let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
-    let edit =
-        app.authed(&seller, Method::PUT, &path).json(&json!({"title": "x", "price": 100, "version": 2})).send().await;
+    let edit = app
+        .authed(&seller, Method::PUT, &path)
+        .json(&crate::support::with(crate::support::listing("x", 100), json!({"version": 2})))
+        .send()
+        .await;
     expect_error(edit.expect("send"), StatusCode::CONFLICT, "ticket_not_editable").await;
     let delete = app.authed(&seller, Method::DELETE, &path).send().await.expect("send");
     expect_error(delete, StatusCode::CONFLICT, "ticket_not_editable").await;
@@ -240,7 +243,10 @@ async fn order_history_keeps_what_was_bought_at_the_time() {
     let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
     let edit = app
         .authed(&seller, Method::PUT, &path)
-        .json(&json!({"title": "Jazz night (moved)", "price": 9_000, "version": current["version"]}))
+        .json(&crate::support::with(
+            crate::support::listing("Jazz night (moved)", 9_000),
+            json!({"version": current["version"]}),
+        ))
         .send()
         .await
         .expect("send");

@@ -126,8 +126,7 @@ async fn dispatchers_on_several_replicas_hand_each_delivery_to_one_of_them() {
     let now = app.clock_now();
     let people = seed::buyers(&app.database_url, 41, now).await;
     for buyer in &people[1..] {
-        let draft = ticket_exchange::listings::TicketDraft::parse("Seat", 1_000, None).expect("draft");
-        let ticket = ticket_exchange::listings::create(&app.pool, people[0].user_id, &draft, now).await.expect("list");
+        let ticket = seed::ticket_for_sale(&app, people[0].user_id, "Seat", now).await;
         let session = ticket_exchange::accounts::SessionCheck::new(&buyer.token, now, app.state.config.sessions);
         let order = ticket_exchange::orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders)
             .await
@@ -159,13 +158,14 @@ async fn killing_the_server_between_commit_and_delivery_loses_no_event() {
     let ticket: serde_json::Value = client
         .post(format!("{}/api/tickets", server.base_url))
         .bearer_auth(&people[0].token)
-        .json(&json!({"title": "Jazz night", "price": 4_500}))
+        .json(&crate::support::listing("Jazz night", 4_500))
         .send()
         .await
         .expect("send")
         .json()
         .await
         .expect("json");
+    let ticket = crate::support::publish(&client, &server.base_url, &people[0], &ticket).await;
     let order: serde_json::Value = client
         .post(format!("{}/api/orders", server.base_url))
         .bearer_auth(&people[1].token)

@@ -323,9 +323,10 @@ async fn a_late_payment_buys_the_listing_only_as_it_was_reserved() {
         };
         let edit = match change {
             "delete" => app.authed(&purchase.seller, Method::DELETE, &format!("{path}?version={}", listing["version"])),
-            _ => app.authed(&purchase.seller, Method::PUT, &path).json(&json!({
-                "title": "Jazz night", "price": price, "currency": currency, "version": listing["version"]
-            })),
+            _ => app.authed(&purchase.seller, Method::PUT, &path).json(&crate::support::with(
+                crate::support::listing("Jazz night", price),
+                json!({"currency": currency, "version": listing["version"]}),
+            )),
         };
         let status = edit.send().await.expect("send").status();
         assert!(status.is_success(), "{change}: {status}");

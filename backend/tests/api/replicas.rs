@@ -69,12 +69,13 @@ async fn deliveries(app: &TestApp) -> String {
 
 async fn list_for_sale(replicas: &Replicas, seller: &Session) -> Vec<Value> {
     let created = join_all((0..LISTINGS).map(|n| {
-        replicas.post(n, seller, "/api/tickets", json!({"title": format!("Concert {n}"), "price": 5_000 + n as i64}))
+        replicas.post(n, seller, "/api/tickets", crate::support::listing(format!("Concert {n}"), 5_000 + n as i64))
     }))
     .await;
-    join_all(created.into_iter().map(|response| async move {
+    join_all(created.into_iter().enumerate().map(|(n, response)| async move {
         assert_eq!(response.status(), StatusCode::CREATED);
-        response.json::<Value>().await.expect("ticket")
+        let created = response.json::<Value>().await.expect("ticket");
+        crate::support::publish(&replicas.client, &replicas.url(n, ""), seller, &created).await
     }))
     .await
 }
@@ -156,8 +157,10 @@ async fn three_replicas_sell_each_listing_once_and_email_each_buyer_once() {
     );
     assert_eq!(app.dispatcher().drain().await.expect("drain").attempted(), 0);
 
-    let emails = smtp.received();
+    let (emails, to_seller): (Vec<_>, Vec<_>) =
+        smtp.received().into_iter().partition(|email| email.subject.starts_with("Order #"));
     assert_eq!(emails.len(), LISTINGS, "one confirmation per purchase: {emails:?}");
+    assert_eq!(to_seller.len(), LISTINGS, "and one note to the seller per sale");
     let mut recipients: Vec<&str> = emails.iter().map(|email| email.to.as_str()).collect();
     recipients.sort_unstable();
     recipients.dedup();

@@ -27,10 +27,7 @@ async fn two_sweeps_at_once_end_every_lapsed_hold_exactly_once() {
     let policy = app.state.config.orders;
     for (n, buyer) in buyers.iter().enumerate() {
         for seat in 0..3 {
-            let draft =
-                ticket_exchange::listings::TicketDraft::parse(&format!("Seat {n}-{seat}"), 1_000, None).expect("draft");
-            let ticket =
-                ticket_exchange::listings::create(&app.pool, sellers[0].user_id, &draft, now).await.expect("list");
+            let ticket = seed::ticket_for_sale(&app, sellers[0].user_id, &format!("Seat {n}-{seat}"), now).await;
             let session = SessionCheck::new(&buyer.token, now, app.state.config.sessions);
             orders::reserve(&app.pool, &session, ticket.id, policy).await.expect("reserve");
         }
@@ -50,8 +47,7 @@ async fn holds_that_have_not_lapsed_are_left_alone() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();
     let people = seed::buyers(&app.database_url, 2, now).await;
-    let draft = ticket_exchange::listings::TicketDraft::parse("Seat", 1_000, None).expect("draft");
-    let ticket = ticket_exchange::listings::create(&app.pool, people[0].user_id, &draft, now).await.expect("list");
+    let ticket = seed::ticket_for_sale(&app, people[0].user_id, "Seat", now).await;
     let session = SessionCheck::new(&people[1].token, now, app.state.config.sessions);
     orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders).await.expect("reserve");
     let almost = now + TimeDelta::minutes(15) - TimeDelta::milliseconds(1);

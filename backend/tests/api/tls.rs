@@ -67,7 +67,7 @@ async fn with_sslmode_require_every_connection_is_encrypted_and_the_certificate_
     let created = client
         .post(format!("{}/api/tickets", server.base_url))
         .bearer_auth(registered["token"].as_str().expect("token"))
-        .json(&json!({"title": "Encrypted gala", "price": 9_000}))
+        .json(&crate::support::listing("Encrypted gala", 9_000))
         .send()
         .await
         .expect("send");

@@ -126,7 +126,7 @@ export async function example(baseUrl: string, email: string, password: string):
       return;
     }
     const order = await reserve(client, session, first);
-    console.log(order === null ? `${first.title} is already held` : describeOrder(order));
+    console.log(order === null ? `${first.eventName} is already held` : describeOrder(order));
   } catch (err) {
     if (err instanceof ApiError) {
       console.error(`HTTP ${err.status}: ${err.message}`, err.codes());

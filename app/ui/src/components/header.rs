@@ -3,7 +3,7 @@ use dioxus::prelude::*;
 use crate::routes::Route;
 use crate::session::{self, SESSION, UNREACHABLE};
 
-/// "Ticket-Exchange", then Create, Orders, Logout when signed in, or Register, Login.
+/// "Ticket-Exchange", then Create, Orders, My sales, Logout when signed in, or Register, Login.
 #[component]
 pub fn Header() -> Element {
     let signed_in = SESSION.read().user.is_some();
@@ -15,6 +15,7 @@ pub fn Header() -> Element {
                 if signed_in {
                     Link { to: Route::CreateTicket {}, "Create" }
                     Link { to: Route::Orders {}, "Orders" }
+                    Link { to: Route::Sales {}, "My sales" }
                     button {
                         class: "link",
                         onclick: move |_| async move {

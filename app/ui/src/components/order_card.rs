@@ -1,5 +1,6 @@
 use dioxus::prelude::*;
 
+use super::TicketDownload;
 use crate::api::types;
 use crate::format;
 use crate::routes::Route;
@@ -51,6 +52,9 @@ pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<ty
                 }
                 if order.status == types::OrderStatus::Complete {
                     Link { class: "button secondary", to: Route::OrderDetail { id: id.clone() }, "Details" }
+                }
+                if order.ticket_downloadable {
+                    TicketDownload { order_id: id.clone() }
                 }
                 if refundable {
                     button {

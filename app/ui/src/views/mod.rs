@@ -5,6 +5,7 @@ mod checkout;
 mod landing;
 mod order_detail;
 mod orders;
+mod sales;
 mod ticket_detail;
 mod ticket_form;
 
@@ -15,6 +16,7 @@ pub use checkout::Checkout;
 pub use landing::Landing;
 pub use order_detail::OrderDetail;
 pub use orders::Orders;
+pub use sales::Sales;
 pub use ticket_detail::TicketDetail;
 pub use ticket_form::{CreateTicket, EditTicket};
 

@@ -1,7 +1,7 @@
 use dioxus::prelude::*;
 
 use crate::api::{Problem, types};
-use crate::components::status_label;
+use crate::components::{TicketDownload, status_label};
 use crate::format;
 use crate::routes::Route;
 use crate::session::{self, SESSION};
@@ -45,6 +45,9 @@ pub fn Confirmation(order: types::OrderView) -> Element {
             p { class: "muted", "{date}" }
             if order.status == types::OrderStatus::Complete {
                 p { "Confirmation email sent to {email}" }
+            }
+            if order.ticket_downloadable {
+                TicketDownload { order_id: order.id.to_string() }
             }
             if order.status == types::OrderStatus::Refunded {
                 p { "Refunded in full. A refund notice was sent to {email}" }

@@ -1,7 +1,7 @@
 use dioxus::prelude::*;
 
 use crate::api::{Problem, types};
-use crate::components::FormError;
+use crate::components::{FormError, place};
 use crate::format;
 use crate::routes::Route;
 use crate::session::{self, SESSION};
@@ -43,19 +43,41 @@ pub fn TicketDetail(id: String) -> Element {
             Some(Ok(ticket)) => {
                 let ticket = ticket.clone();
                 let price = format::money(ticket.price, &ticket.currency);
+                let face_value = format::money(ticket.face_value, &ticket.currency);
+                let when = format::event_when(ticket.starts_at_local.as_deref());
+                let zone = ticket.time_zone.clone().unwrap_or_default();
+                let place = place(&ticket);
+                let seat: Vec<String> = [("Section", &ticket.section), ("Row", &ticket.row), ("Seat", &ticket.seat)]
+                    .into_iter()
+                    .filter_map(|(label, value)| value.as_ref().map(|value| format!("{label} {value}")))
+                    .collect();
+                let seat = seat.join(" · ");
                 let mine = me == Some(ticket.owner_id);
                 let available = ticket.status == types::TicketStatusView::Available;
                 rsx! {
                     section { class: "panel narrow",
-                        h1 { "{ticket.title}" }
+                        h1 { "{ticket.event_name}" }
+                        p { class: "when", "{when}" if !zone.is_empty() { span { class: "muted", " ({zone})" } } }
+                        p { "{place}" }
+                        if !seat.is_empty() {
+                            p { class: "seat", "{seat}" }
+                        }
                         p { class: "price large", "Price: {price}" }
+                        p { class: "muted", "Face value: {face_value}" }
                         if !available {
                             p { class: "muted", "This ticket is no longer available." }
+                        } else if !ticket.for_sale && !mine {
+                            p { class: "muted", "This ticket is not for sale." }
+                        }
+                        if mine && !ticket.has_ticket_file {
+                            p { class: "notice", role: "status", "Add your ticket to publish: this listing is not for sale until its ticket file is attached." }
+                        } else if mine && ticket.starts_at.is_none() {
+                            p { class: "notice", role: "status", "Give the event's date and time to publish this listing." }
                         }
                         FormError { message: error() }
                         if mine {
                             Link { class: "button secondary", to: Route::EditTicket { id: ticket.id.to_string() }, "Edit" }
-                        } else if available {
+                        } else if ticket.for_sale {
                             button {
                                 class: "button",
                                 disabled: busy(),

@@ -231,16 +231,87 @@ impl TestApp {
             .expect("reserve")
     }
 
-    /// Lists a ticket as `session` and returns its JSON.
+    /// Lists a ticket as `session`, attaches its file (so it is for sale), and returns its JSON.
     pub async fn create_ticket(&self, session: &Session, title: &str, price: i64) -> Value {
+        self.create_listing(session, &listing(title, price)).await
+    }
+
+    /// Lists `body` as `session`, attaches its file (so it is for sale), and returns its JSON.
+    pub async fn create_listing(&self, session: &Session, body: &Value) -> Value {
+        let response =
+            self.authed(session, Method::POST, "/api/tickets").json(body).send().await.expect("create ticket");
+        let created = expect_status(response, StatusCode::CREATED).await;
+        self.attach_file(session, &created, TICKET_PDF).await
+    }
+
+    /// Attaches `content` as the ticket file of `ticket`; returns the listing's JSON.
+    pub async fn attach_file(&self, session: &Session, ticket: &Value, content: &[u8]) -> Value {
+        let id = ticket["id"].as_str().expect("ticket id");
         let response = self
-            .authed(session, Method::POST, "/api/tickets")
-            .json(&json!({"title": title, "price": price}))
+            .authed(session, Method::PUT, &format!("/api/tickets/{id}/file"))
+            .header("content-type", "application/pdf")
+            .body(content.to_vec())
             .send()
             .await
-            .expect("create ticket");
-        expect_status(response, StatusCode::CREATED).await
+            .expect("attach ticket file");
+        expect_status(response, StatusCode::OK).await
     }
+}
+
+/// Attaches the ticket file to `ticket` through the server at `base_url`, so it is for sale; returns
+/// the listing's JSON.
+pub async fn publish(client: &reqwest::Client, base_url: &str, seller: &Session, ticket: &Value) -> Value {
+    let id = ticket["id"].as_str().expect("ticket id");
+    let response = client
+        .put(format!("{base_url}/api/tickets/{id}/file"))
+        .bearer_auth(&seller.token)
+        .header("content-type", "application/octet-stream")
+        .body(TICKET_PDF.to_vec())
+        .send()
+        .await
+        .expect("attach ticket file");
+    expect_status(response, StatusCode::OK).await
+}
+
+/// A small, whole PDF: a ticket file.
+pub const TICKET_PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// When test events start: 90 days from now (every test clock starts before now).
+pub fn event_start() -> String {
+    (Utc::now() + TimeDelta::days(90)).to_rfc3339()
+}
+
+/// The body of a valid listing of event `name` at `price` (also its face value).
+pub fn listing(name: impl Into<Value>, price: impl Into<Value>) -> Value {
+    let price = price.into();
+    json!({
+        "eventName": name.into(),
+        "venue": "Massey Hall",
+        "city": "Toronto",
+        "startsAt": event_start(),
+        "timeZone": "America/Toronto",
+        "faceValue": match price.as_i64() {
+            Some(minor @ 1..=100_000_000) => json!(minor),
+            _ => json!(100_000_000),
+        },
+        "price": price,
+    })
+}
+
+/// `body` with `fields` set (or replaced).
+pub fn with(mut body: Value, fields: Value) -> Value {
+    if let (Some(body), Some(fields)) = (body.as_object_mut(), fields.as_object()) {
+        body.extend(fields.iter().map(|(key, value)| (key.clone(), value.clone())));
+    }
+    body
+}
+
+/// `body` without its price.
+pub fn without_price(mut body: Value) -> Value {
+    if let Some(body) = body.as_object_mut() {
+        body.remove("price");
+    }
+    body
 }
 
 /// Asserts the status and returns the JSON body (`null` when empty).

@@ -38,3 +38,41 @@ pub async fn buyers(database_url: &str, count: usize, now: DateTime<Utc>) -> Vec
     }
     sessions
 }
+
+/// A listing of event `name` for 10.00 CAD, with its ticket file: for sale at `now`. Made through the
+/// library, as the API would make it, without HTTP.
+pub async fn ticket_for_sale(
+    app: &super::TestApp,
+    owner: Uuid,
+    name: &str,
+    now: DateTime<Utc>,
+) -> ticket_exchange::listings::TicketRow {
+    use ticket_exchange::listings::{self, DraftInput, TicketDraft, domain::PriceCap};
+    let starts_at = (now + TimeDelta::days(90)).to_rfc3339();
+    let input = DraftInput {
+        event_name: name,
+        venue: "Massey Hall",
+        city: "Toronto",
+        starts_at: &starts_at,
+        time_zone: "America/Toronto",
+        section: None,
+        row: None,
+        seat: None,
+        face_value: 1_000,
+        price: 1_000,
+        currency: None,
+    };
+    let draft = TicketDraft::parse(input, PriceCap::default(), now).expect("draft");
+    let ticket = listings::create(&app.pool, owner, &draft, now).await.expect("list");
+    ticket_exchange::ticket_files::attach(
+        &app.pool,
+        app.state.files.as_ref(),
+        owner,
+        ticket.id,
+        super::TICKET_PDF,
+        None,
+        now,
+    )
+    .await
+    .expect("attach the ticket file")
+}

@@ -19,6 +19,8 @@ pub struct Received {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Attached files: name, content type and content.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 impl SmtpServer {
@@ -74,9 +76,25 @@ impl SmtpServer {
                     subject: message.subject().unwrap_or_default().to_owned(),
                     text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
                     html: message.body_html(0).map(|h| h.into_owned()).unwrap_or_default(),
+                    attachments: message
+                        .attachments()
+                        .map(|part| {
+                            use mail_parser::MimeHeaders;
+                            let kind = part
+                                .content_type()
+                                .map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or_default()))
+                                .unwrap_or_default();
+                            (part.attachment_name().unwrap_or_default().to_owned(), kind, part.contents().to_vec())
+                        })
+                        .collect(),
                 }
             })
             .collect()
+    }
+
+    /// What `to` received, oldest first.
+    pub fn received_by(&self, to: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|mail| mail.to == to).collect()
     }
 
     pub fn stop(&mut self) {

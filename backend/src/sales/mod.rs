@@ -1,0 +1,67 @@
+//! The seller's side of the market: each of a seller's listings with where it stands (for sale, held,
+//! sold, or not for sale yet and why) and what each sold for.
+
+pub mod api;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::db::schema::orders;
+use crate::db::{self, DbError, DbPool};
+use crate::listings::{self, TicketRow};
+
+/// The most listings the sales page shows.
+pub const MAX_LISTINGS: i64 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SalesError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SalesError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+/// A completed sale of a listing.
+#[derive(Debug, Clone, Queryable)]
+pub struct Sale {
+    pub order_id: Uuid,
+    pub ticket_id: Uuid,
+    /// What the buyer paid for the ticket, tax aside, in minor units.
+    pub price: i64,
+    pub currency: String,
+    pub sold_at: Option<DateTime<Utc>>,
+}
+
+/// One of the seller's listings and, if it sold, the sale.
+#[derive(Debug, Clone)]
+pub struct SellerListing {
+    pub ticket: TicketRow,
+    pub sale: Option<Sale>,
+}
+
+/// The seller's listings (not deleted), newest first, with their sales.
+pub async fn for_seller(pool: &DbPool, seller_id: Uuid) -> Result<Vec<SellerListing>, SalesError> {
+    let mut conn = db::conn(pool).await?;
+    let tickets = listings::store::list_for_owner(&mut conn, seller_id, MAX_LISTINGS).await?;
+    let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
+    // One completed order per ticket at most (`orders_one_live_per_ticket`).
+    let sales: Vec<Sale> = orders::table
+        .filter(orders::ticket_id.eq_any(&ids))
+        .filter(orders::status.eq("complete"))
+        .select((orders::id, orders::ticket_id, orders::price, orders::currency, orders::completed_at))
+        .load(&mut conn)
+        .await?;
+    Ok(tickets
+        .into_iter()
+        .map(|ticket| {
+            let sale = sales.iter().find(|sale| sale.ticket_id == ticket.id).cloned();
+            SellerListing { ticket, sale }
+        })
+        .collect())
+}
