@@ -36,6 +36,27 @@ pub fn run_migrations(connector: &Connector) -> impl Future<Output = Result<Vec<
     }
 }
 
+/// Reverts the newest applied migration (by its `down.sql`) and returns its version: how a release
+/// is rolled back by hand, and how the tests check that a migration carries old rows forward.
+pub fn revert_last_migration(connector: &Connector) -> impl Future<Output = Result<String, MigrateError>> + use<> {
+    let connecting = connector.connect();
+    async move {
+        let connection = connecting.await?;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(connection);
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+            let reverted = conn
+                .revert_last_migration(MIGRATIONS)
+                .map(|version| version.to_string())
+                .map_err(|err| MigrateError::Run(err.to_string()));
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
+            reverted
+        })
+        .await
+        .map_err(|_| MigrateError::Panicked)?
+    }
+}
+
 fn migrate_blocking(mut conn: AsyncConnectionWrapper<AsyncPgConnection>) -> Result<Vec<String>, MigrateError> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut conn)?;
     let applied = conn

@@ -14,7 +14,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 
-pub use migrate::{MigrateError, run_migrations};
+pub use migrate::{MigrateError, revert_last_migration, run_migrations};
 pub use tls::{Connector, TlsSetupError};
 
 /// The shared pool of database connections.

@@ -22,3 +22,30 @@ async fn replicas_starting_at_once_apply_each_migration_once() {
     assert!(ticket_exchange::db::run_migrations(&plain(&url)).await.expect("rerun").is_empty());
     assert_eq!(count(&url, "SELECT count(*) AS count FROM tickets").await, 0);
 }
+
+#[tokio::test]
+async fn listings_made_before_events_were_recorded_are_carried_forward_by_the_written_rule() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let url = empty_database().await;
+    ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate");
+    let reverted = ticket_exchange::db::revert_last_migration(&plain(&url)).await.expect("revert");
+    assert_eq!(reverted, "20261202000008", "the events migration is the newest");
+    {
+        let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+        for sql in [
+            "INSERT INTO users (id, email, password_hash, created_at)
+             VALUES ('00000000-0000-0000-0000-0000000000a1', 'old@example.com', 'x', now())",
+            "INSERT INTO tickets (id, owner_id, title, price, currency, created_at, updated_at)
+             VALUES ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000a1',
+                     'Old concert', 4500, 'CAD', now(), now())",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).await.expect("legacy row");
+        }
+    }
+    let applied = ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate again");
+    assert_eq!(applied, [reverted]);
+    let rule = "SELECT count(*) AS count FROM tickets WHERE event_name = 'Old concert' AND face_value = price \
+                AND venue = '' AND city = '' AND event_starts_at IS NULL AND file_key IS NULL";
+    assert_eq!(count(&url, rule).await, 1, "title became the event's name, face value the price, start unknown");
+}
