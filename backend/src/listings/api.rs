@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -245,6 +245,13 @@ impl ListingsApi {
             }
             value => Ok(value.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())),
         };
+        // A day PostgreSQL's timestamps might not reach (or chrono's arithmetic overflow at) never
+        // reaches the query.
+        for (name, day) in [("from", from.0), ("to", to.0)] {
+            if day.is_some_and(|day| !(1970..=9999).contains(&day.year())) {
+                return Err(ApiError::bad_request("invalid_parameter", name, "Dates must be between 1970 and 9999."));
+            }
+        }
         let order = match sort.0.unwrap_or_default() {
             MarketSort::Start => MarketOrder::Start,
             MarketSort::Price => MarketOrder::Price,
