@@ -220,6 +220,10 @@ impl From<TicketFilesError> for ApiError {
                 ),
             ),
             TicketFilesError::Store(FileStoreError::Db(err)) | TicketFilesError::Db(err) => err.into(),
+            TicketFilesError::FileMissing { key } => {
+                tracing::error!(key, "a sold ticket's file is missing from the file store");
+                Self::internal()
+            }
             TicketFilesError::Store(FileStoreError::Backend(cause)) => {
                 tracing::error!(error = %cause, "ticket file store failed");
                 Self::internal()

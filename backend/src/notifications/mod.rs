@@ -69,6 +69,8 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
     };
     let ticket = tickets::find_any(&mut held, order.ticket_id).await.map_err(ConsumerError::new)?;
     let addressee = match (kind, &ticket) {
+        // A sale refunded before the seller's email went out is no news to send.
+        (EmailKind::TicketSold, _) if order.status != "complete" => return Ok(()),
         (EmailKind::TicketSold, Some(ticket)) => ticket.owner_id,
         (EmailKind::TicketSold, None) => return Ok(()),
         _ => order.buyer_id,
@@ -95,9 +97,16 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
         // The ticket goes only to the buyer of a paid order that is not being refunded.
         let attachment = match kind {
             EmailKind::OrderConfirmation if ticket_files::withheld(&order).is_none() => {
-                ticket_files::of_sold_ticket(notifier.files.as_ref(), &order, ticket.as_ref())
-                    .await
-                    .map_err(ConsumerError::new)?
+                match ticket_files::of_sold_ticket(notifier.files.as_ref(), &order, ticket.as_ref()).await {
+                    Ok(file) => file,
+                    // Gone for good: the confirmation goes without it (the buyer's orders page still
+                    // offers the download once an operator restores it), rather than never.
+                    Err(ticket_files::TicketFilesError::FileMissing { key }) => {
+                        tracing::error!(%order_id, key, "ticket file missing; confirmation sent without it");
+                        None
+                    }
+                    Err(err) => return Err(ConsumerError::new(err)),
+                }
             }
             _ => None,
         };

@@ -60,10 +60,19 @@ pub async fn sell(
     Ok(updated == 1)
 }
 
-/// Puts a sold ticket back on the market (its sale was refunded).
+/// Takes a sold ticket back from its sale (the sale was refunded): it is available again, but without
+/// its ticket file, which its refunded buyer has already received. Its seller attaches a reissued
+/// ticket to sell it again. (The old file stays in the store, unreferenced.)
 pub async fn unsell(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<Utc>) -> QueryResult<bool> {
     let updated = diesel::update(tickets::table.find(ticket_id).filter(tickets::status.eq("sold")))
-        .set((tickets::status.eq("available"), tickets::version.eq(tickets::version + 1), tickets::updated_at.eq(now)))
+        .set((
+            tickets::status.eq("available"),
+            tickets::file_key.eq(None::<String>),
+            tickets::file_content_type.eq(None::<String>),
+            tickets::file_bytes.eq(None::<i32>),
+            tickets::version.eq(tickets::version + 1),
+            tickets::updated_at.eq(now),
+        ))
         .execute(conn)
         .await?;
     Ok(updated == 1)

@@ -85,17 +85,24 @@ pub async fn settle(
         store::record_paid_at(conn, order_id, charged_at).await?;
     }
     let late = !holding || paid_at > order.expires_at;
-    let sold = if holding {
+    // A ticket is for its event: a payment made once the event had started buys nothing, unless it
+    // was made within the hold (which never outlives the start). Judged by when Stripe charged the
+    // card, whatever the time now. Orders from before events were recorded have no such deadline.
+    let before_event = paid_at <= order.expires_at || order.event_starts_at.is_none_or(|start| paid_at < start);
+    let sold = if !before_event {
+        false
+    } else if holding {
         // Still holding: the ticket is this order's, as reserved (a held listing cannot be edited).
         ticket.hold_order_id == Some(order_id) && holds::sell(conn, ticket.id, order_id, now).await?
     } else {
         // The hold ended before the payment was heard of. It buys the listing only as it was reserved:
-        // still listed, same price and currency, before its event, and free (someone else's lapsed hold no longer counts).
-        // Nor once its event has started.
+        // still listed, the same event and start, same price and currency, and free (someone else's
+        // lapsed hold no longer counts).
         let as_reserved = ticket.deleted_at.is_none()
             && ticket.price == order.price
             && ticket.currency == order.currency
-            && ticket.event_starts_at.is_some_and(|start| start > now);
+            && ticket.event_name == order.ticket_title
+            && ticket.event_starts_at == order.event_starts_at;
         if as_reserved && ticket.hold_order_id != Some(order_id) {
             holds::expire_if_lapsed(conn, &ticket, now).await?;
         }

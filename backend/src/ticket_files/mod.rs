@@ -38,6 +38,9 @@ pub enum TicketFilesError {
     /// The order is the caller's, but its ticket is not theirs to have (yet, or any more).
     #[error("the order is {status}; its ticket is not available")]
     NotAvailable { status: &'static str },
+    /// The listing names a file the store does not have (an operator's problem, logged).
+    #[error("ticket file {key} is missing from the file store")]
+    FileMissing { key: String },
     #[error(transparent)]
     Store(#[from] FileStoreError),
     #[error(transparent)]
@@ -164,8 +167,6 @@ pub async fn of_sold_ticket(
     }) else {
         return Ok(None);
     };
-    let content = files.get(key).await?.ok_or_else(|| {
-        FileStoreError::Backend(format!("ticket file {key} of order {} is missing from the store", order.id))
-    })?;
+    let content = files.get(key).await?.ok_or_else(|| TicketFilesError::FileMissing { key: key.to_owned() })?;
     Ok(Some(TicketFile { kind, content, file_name: format!("ticket-{}.{}", order.id, kind.extension()) }))
 }

@@ -349,8 +349,10 @@ async fn no_request_needs_two_pool_connections_at_once() {
     assert_eq!(emails(&app, &purchase, "order_refunded").await, 1);
 }
 
-/// The same listing, back on the market after its refund, reserved again by the same buyer.
+/// The same listing, back on the market after its refund (its seller attached a reissued ticket),
+/// reserved again by the same buyer.
 async fn reserved_again(app: &TestApp, purchase: &Purchase) -> String {
+    app.attach_file(&purchase.seller, &purchase.ticket, crate::support::TICKET_PDF).await;
     let order = expect_status(app.reserve(&purchase.buyer, &purchase.ticket["id"]).await, StatusCode::CREATED).await;
     order["id"].as_str().expect("id").to_owned()
 }

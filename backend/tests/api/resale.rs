@@ -245,6 +245,15 @@ async fn only_the_buyer_of_a_paid_order_gets_the_ticket_and_a_refund_takes_it_ba
     let refund = app.authed(&buyer, Method::POST, &format!("/api/orders/{order_id}/refund")).json(&json!({}));
     expect_status(refund.send().await.expect("send"), StatusCode::OK).await;
     expect_error(download(&app, &buyer, &order_id).await, StatusCode::CONFLICT, "ticket_not_available").await;
+    // The refunded buyer keeps the file they were sent, so it is not sold again: the listing comes
+    // back without it, for its seller to attach a reissued ticket.
+    let back = app.request(Method::GET, &format!("/api/tickets/{}", ticket["id"].as_str().expect("id")));
+    let back = expect_status(back.send().await.expect("send"), StatusCode::OK).await;
+    assert_eq!(
+        (back["status"].as_str(), back["hasTicketFile"].as_bool(), back["forSale"].as_bool()),
+        (Some("available"), Some(false), Some(false))
+    );
+    expect_error(app.reserve(&stranger, &ticket["id"]).await, StatusCode::CONFLICT, "ticket_not_for_sale").await;
 }
 
 async fn paid_for_reserved(app: &TestApp, buyer: &Session, order_id: &str) -> Value {

@@ -33,7 +33,9 @@ pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<ty
     let label = status_label(&order.status);
     let class = status_class(&order.status);
     let payable = matches!(order.status, types::OrderStatus::Created | types::OrderStatus::AwaitingPayment);
-    let refundable = order.status == types::OrderStatus::Complete && !order.refund_pending;
+    // Refunds close when the event starts.
+    let started = order.event_starts_at.is_some_and(|start| start <= crate::platform::now());
+    let refundable = order.status == types::OrderStatus::Complete && !order.refund_pending && !started;
     rsx! {
         article { class: "card order-card", "data-order": "{id}",
             h3 { "{order.ticket_title}" }

@@ -297,6 +297,10 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
                         id: "field-timeZone",
                         name: "timeZone",
                         onchange: move |event| values.write().time_zone = event.value(),
+                        // A listing's own zone, when the form does not offer it, stays its choice.
+                        if !TIME_ZONES.contains(&current_zone.as_str()) {
+                            option { value: "{current_zone}", selected: true, "{current_zone}" }
+                        }
                         for zone in TIME_ZONES {
                             option { value: "{zone}", selected: *zone == current_zone, "{zone}" }
                         }
