@@ -1,4 +1,5 @@
-"""Starts localstripe (the Stripe-compatible server) with its store kept where we say.
+"""Starts localstripe (the Stripe-compatible server), with the Connect endpoints it lacks
+(localstripe_connect.py) and its store kept where we say.
 
 localstripe saves its whole store to /tmp/localstripe.pickle after every change, shared by every
 instance on the machine. Here the store lives in the file named by LOCALSTRIPE_STORE (the offline run
@@ -11,7 +12,9 @@ import pickle
 import sys
 
 from localstripe import resources
-from localstripe.server import start
+from localstripe.server import app, start
+
+import localstripe_connect
 
 STORE = os.environ.get("LOCALSTRIPE_STORE")
 
@@ -33,5 +36,6 @@ def dump(store):
 
 resources.Store.try_load_from_disk = load
 resources.Store.dump_to_disk = dump
+localstripe_connect.install(app)
 sys.argv[0] = "localstripe"
 sys.exit(start())

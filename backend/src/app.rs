@@ -11,7 +11,7 @@ use crate::db;
 use crate::notifications;
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
 use crate::state::AppState;
-use crate::{http, jobs, payments};
+use crate::{http, jobs, payments, payouts};
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -61,6 +61,8 @@ pub fn dispatcher(state: &AppState) -> Dispatcher {
     let (pool, clock) = (state.pool.clone(), state.clock.clone());
     let (cancel_stripe, cancel_pool, cancel_clock) = (stripe.clone(), pool.clone(), clock.clone());
     let (lapse_stripe, lapse_pool, lapse_clock) = (stripe.clone(), pool.clone(), clock.clone());
+    let (transfer_stripe, transfer_pool, transfer_clock) = (stripe.clone(), pool.clone(), clock.clone());
+    let (reverse_stripe, reverse_pool, reverse_clock) = (stripe.clone(), pool.clone(), clock.clone());
     dispatcher
         .register(consumers::CANCEL_PAYMENT, move |delivery| {
             payments::cancel_intent_for_order(
@@ -75,6 +77,22 @@ pub fn dispatcher(state: &AppState) -> Dispatcher {
         })
         .register(consumers::REFUND_PAYMENT, move |delivery| {
             payments::refund_late_payment(stripe.clone(), pool.clone(), clock.clone(), delivery)
+        })
+        .register(consumers::TRANSFER_SHARE, move |delivery| {
+            payouts::transfer_due_share(
+                transfer_stripe.clone(),
+                transfer_pool.clone(),
+                transfer_clock.clone(),
+                delivery,
+            )
+        })
+        .register(consumers::REVERSE_SHARE, move |delivery| {
+            payouts::reverse_refunded_share(
+                reverse_stripe.clone(),
+                reverse_pool.clone(),
+                reverse_clock.clone(),
+                delivery,
+            )
         })
 }
 

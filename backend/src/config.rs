@@ -24,6 +24,8 @@ pub struct Config {
     pub orders: OrderPolicy,
     /// How far above face value a ticket may be resold (`PRICE_CAP_PERCENT`, whole percent, default 0).
     pub price_cap: crate::listings::domain::PriceCap,
+    /// What the platform keeps of each sale and when the seller's share is transferred.
+    pub payouts: crate::payouts::PayoutTerms,
     pub jobs: JobSettings,
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
@@ -112,6 +114,9 @@ pub struct StripeSettings {
     pub publishable_key: String,
     /// `STRIPE_WEBHOOK_SECRET`: signs webhook deliveries (`whsec_...`).
     pub webhook_secret: String,
+    /// `STRIPE_CONNECT_WEBHOOK_SECRET`: signs the deliveries of a Connect endpoint (events about
+    /// sellers' connected accounts), when it is a different endpoint's secret.
+    pub connect_webhook_secret: Option<String>,
     /// `STRIPE_API_BASE`: API base URL (default Stripe's).
     pub api_base: Option<String>,
     /// `STRIPE_JS_URL`: where clients load Stripe.js (default `https://js.stripe.com/v3/`).
@@ -148,7 +153,7 @@ impl Default for OrderPolicy {
         Self {
             hold: Duration::from_secs(15 * 60),
             max_live_holds: 3,
-            tax_rate: TaxRate::default(),
+            tax_rate: TaxRate::from_milli_percent(5_000),
             payment_grace: Duration::from_secs(30 * 60),
         }
     }
@@ -265,6 +270,18 @@ impl Config {
                     }
                 },
             },
+            payouts: crate::payouts::PayoutTerms {
+                platform_fee: match var("PLATFORM_FEE_PERCENT") {
+                    Some(raw) => crate::money::Percentage::parse_percent(&raw)
+                        .map_err(|reason| ConfigError { name: "PLATFORM_FEE_PERCENT", reason })?,
+                    None => crate::payouts::PayoutTerms::default().platform_fee,
+                },
+                delay_after_start: duration(
+                    var("PAYOUT_DELAY"),
+                    "PAYOUT_DELAY",
+                    crate::payouts::PayoutTerms::default().delay_after_start,
+                )?,
+            },
             jobs: JobSettings {
                 sweep_interval: duration(var("SWEEP_INTERVAL"), "SWEEP_INTERVAL", jobs.sweep_interval)?,
                 sweep_batch: parse(var("SWEEP_BATCH"), "SWEEP_BATCH", Some(jobs.sweep_batch))?,
@@ -296,6 +313,7 @@ impl Config {
                         name: "STRIPE_WEBHOOK_SECRET",
                         reason: "must be set with STRIPE_SECRET_KEY".into(),
                     })?,
+                    connect_webhook_secret: var("STRIPE_CONNECT_WEBHOOK_SECRET"),
                     api_base: var("STRIPE_API_BASE"),
                     js_url: var("STRIPE_JS_URL").unwrap_or_else(|| "https://js.stripe.com/v3/".into()),
                 }),

@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod payouts;
 pub mod sales;
 pub mod state;
 pub mod telemetry;

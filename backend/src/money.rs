@@ -1,14 +1,18 @@
-//! Money: integer minor units with a currency, tax by one documented rounding rule, and display.
+//! Money: integer minor units with a currency, rates (tax, the platform's fee) with one documented
+//! rounding rule, and display.
 
 use std::fmt;
 
-/// A tax rate, held exactly in thousandths of a percent (5% is 5000; 14.975% is 14975).
+/// A rate, held exactly in thousandths of a percent (5% is 5000; 14.975% is 14975).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaxRate {
+pub struct Percentage {
     milli_percent: i64,
 }
 
-impl TaxRate {
+/// Tax added to an order's price.
+pub type TaxRate = Percentage;
+
+impl Percentage {
     pub const fn from_milli_percent(milli_percent: i64) -> Self {
         Self { milli_percent }
     }
@@ -32,13 +36,13 @@ impl TaxRate {
         let fraction: i64 = format!("{fraction:0<3}").parse().unwrap_or(0);
         let milli_percent = whole * 1_000 + fraction;
         if milli_percent > 100_000 {
-            return Err("a tax rate cannot exceed 100%".into());
+            return Err("a rate cannot exceed 100%".into());
         }
         Ok(Self { milli_percent })
     }
 
-    /// Tax on `price` minor units, rounded half up to the nearest minor unit.
-    pub fn tax_on(self, price: i64) -> i64 {
+    /// This share of `price` minor units, rounded half up to the nearest minor unit.
+    pub fn of(self, price: i64) -> i64 {
         let exact = i128::from(price) * i128::from(self.milli_percent);
         let rounded = (exact + 50_000) / 100_000;
         i64::try_from(rounded).unwrap_or(i64::MAX)
@@ -53,12 +57,6 @@ impl TaxRate {
         } else {
             format!("{whole}.{}", format!("{fraction:03}").trim_end_matches('0'))
         }
-    }
-}
-
-impl Default for TaxRate {
-    fn default() -> Self {
-        Self::from_milli_percent(5_000)
     }
 }
 
@@ -96,13 +94,13 @@ mod tests {
 
     #[test]
     fn tax_rounds_half_up_in_minor_units() {
-        let five = TaxRate::default();
-        assert_eq!(five.tax_on(4_500), 225);
-        assert_eq!(five.tax_on(1_010), 51, "50.5 rounds up");
-        assert_eq!(five.tax_on(1_009), 50, "50.45 rounds down");
-        assert_eq!(five.tax_on(1), 0);
-        assert_eq!(TaxRate::parse_percent("14.975").map(|r| r.tax_on(10_000)), Ok(1_498));
-        assert_eq!(TaxRate::parse_percent("0").map(|r| r.tax_on(10_000)), Ok(0));
+        let five = TaxRate::from_milli_percent(5_000);
+        assert_eq!(five.of(4_500), 225);
+        assert_eq!(five.of(1_010), 51, "50.5 rounds up");
+        assert_eq!(five.of(1_009), 50, "50.45 rounds down");
+        assert_eq!(five.of(1), 0);
+        assert_eq!(TaxRate::parse_percent("14.975").map(|r| r.of(10_000)), Ok(1_498));
+        assert_eq!(TaxRate::parse_percent("0").map(|r| r.of(10_000)), Ok(0));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: DbPool, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<Arc<Self>> {
         let payments = match &config.stripe {
-            Some(settings) => Some(Arc::new(Payments::new(settings.clone())?)),
+            Some(settings) => Some(Arc::new(Payments::new(settings.clone(), config.payouts)?)),
             None => None,
         };
         let metrics = Arc::new(Metrics::default());

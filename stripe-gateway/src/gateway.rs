@@ -79,6 +79,8 @@ pub struct IntentSnapshot {
     pub refunded: bool,
     /// The charge has been disputed by the card holder's bank.
     pub disputed: bool,
+    /// The latest charge's id (what a transfer of the seller's share is funded from).
+    pub charge_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,8 +201,9 @@ impl From<RefundWire> for RefundSnapshot {
 
 /// What an expanded charge says: when it was made (if it succeeded), and whether any of it was
 /// refunded or disputed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct ChargeFacts {
+    id: Option<String>,
     paid_at: Option<i64>,
     refunded: bool,
     disputed: bool,
@@ -208,7 +211,11 @@ struct ChargeFacts {
 
 fn charge_facts(charge: Option<&miniserde::json::Value>) -> ChargeFacts {
     use miniserde::json::{Number, Value};
-    let Some(Value::Object(charge)) = charge else { return ChargeFacts::default() };
+    let charge = match charge {
+        Some(Value::Object(charge)) => charge,
+        Some(Value::String(id)) => return ChargeFacts { id: Some(id.clone()), ..ChargeFacts::default() },
+        _ => return ChargeFacts::default(),
+    };
     let number = |key: &str| match charge.get(key) {
         Some(Value::Number(Number::U64(value))) => i64::try_from(*value).ok(),
         Some(Value::Number(Number::I64(value))) => Some(*value),
@@ -219,6 +226,10 @@ fn charge_facts(charge: Option<&miniserde::json::Value>) -> ChargeFacts {
     // Stripe's `refunded` is true only once the whole amount went back.
     let whole = number("amount").zip(number("amount_refunded")).is_some_and(|(amount, back)| back >= amount);
     ChargeFacts {
+        id: match charge.get("id") {
+            Some(Value::String(id)) => Some(id.clone()),
+            _ => None,
+        },
         paid_at: if succeeded { number("created") } else { None },
         refunded: flag("refunded") || whole,
         disputed: flag("disputed"),
@@ -236,6 +247,7 @@ impl TryFrom<IntentWire> for IntentSnapshot {
             paid_at: if status == IntentStatus::Succeeded { charge.paid_at } else { None },
             refunded: charge.refunded,
             disputed: charge.disputed,
+            charge_id: charge.id,
             id: wire.id,
             amount: wire.amount,
             currency: wire.currency,
@@ -260,7 +272,7 @@ impl std::fmt::Debug for StripeGateway {
     }
 }
 
-fn strategy(key: &str) -> Result<RequestStrategy, GatewayError> {
+pub(crate) fn strategy(key: &str) -> Result<RequestStrategy, GatewayError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|err| GatewayError::Invalid(format!("idempotency key: {err}")))
@@ -275,6 +287,10 @@ impl StripeGateway {
             builder = builder.url(format!("{}/", base.trim_end_matches('/')));
         }
         Ok(Self { client: builder.build()? })
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     async fn intent<R: StripeRequest>(&self, request: R, key: Option<&str>) -> Result<IntentSnapshot, GatewayError> {
@@ -303,8 +319,8 @@ impl StripeGateway {
         Ok(card.id)
     }
 
-    /// Creates a PaymentIntent for an order. Carrying the same key, a repeated call returns the same
-    /// PaymentIntent instead of a second one.
+    /// Creates a PaymentIntent for an order, in the transfer group its seller's transfer will name.
+    /// Carrying the same key, a repeated call returns the same PaymentIntent instead of a second one.
     pub async fn create_intent(
         &self,
         amount: i64,
@@ -316,7 +332,10 @@ impl StripeGateway {
         let currency = Currency::from_str(&currency.to_ascii_lowercase())
             .map_err(|_| GatewayError::Invalid(format!("unknown currency {currency}")))?;
         let metadata = std::collections::HashMap::from([("order_id".to_owned(), order_id.to_owned())]);
-        let request = CreatePaymentIntent::new(amount, currency).customer(customer).metadata(metadata);
+        let request = CreatePaymentIntent::new(amount, currency)
+            .customer(customer)
+            .metadata(metadata)
+            .transfer_group(crate::transfer_group(order_id));
         self.intent(request, Some(key)).await
     }
 

@@ -133,7 +133,7 @@ BEGIN
         updated_at = p_now
     WHERE id = p_ticket_id;
 
-    -- Half up to the nearest minor unit, as `TaxRate::tax_on` rounds.
+    -- Half up to the nearest minor unit, as `money::Percentage::of` rounds.
     tax_due := (listing.price * p_tax_milli_percent + 50000) / 100000;
     INSERT INTO orders (id, buyer_id, ticket_id, ticket_title, price, tax, total, currency, status, expires_at,
                         version, created_at, updated_at, event_starts_at)

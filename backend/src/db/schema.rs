@@ -154,12 +154,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    seller_accounts (user_id) {
+        user_id -> Uuid,
+        create_key -> Text,
+        stripe_account_id -> Nullable<Text>,
+        details_submitted -> Bool,
+        payouts_enabled -> Bool,
+        transfers_active -> Bool,
+        requirements_due -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payouts (order_id) {
+        order_id -> Uuid,
+        seller_id -> Uuid,
+        currency -> Text,
+        total -> Int8,
+        price -> Int8,
+        tax -> Int8,
+        fee_milli_percent -> Int4,
+        platform_fee -> Int8,
+        seller_share -> Int8,
+        status -> Text,
+        due_at -> Timestamptz,
+        transfer_attempts -> Int4,
+        attempt_started_at -> Nullable<Timestamptz>,
+        transfer_id -> Nullable<Text>,
+        transferred_at -> Nullable<Timestamptz>,
+        reversal_id -> Nullable<Text>,
+        reversed_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
 diesel::joinable!(orders -> tickets (ticket_id));
 diesel::joinable!(orders -> users (buyer_id));
 diesel::joinable!(stripe_requests -> orders (order_id));
+diesel::joinable!(payouts -> orders (order_id));
+diesel::joinable!(seller_accounts -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -173,4 +214,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_events,
     outbox_deliveries,
     sent_emails,
+    seller_accounts,
+    payouts,
 );

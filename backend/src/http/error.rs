@@ -202,6 +202,30 @@ impl From<crate::sales::SalesError> for ApiError {
     }
 }
 
+impl From<crate::payouts::PayoutsError> for ApiError {
+    fn from(err: crate::payouts::PayoutsError) -> Self {
+        use crate::payouts::PayoutsError;
+        match err {
+            PayoutsError::NotConfigured => PaymentsError::NotConfigured.into(),
+            PayoutsError::ProviderUnavailable(cause) => {
+                tracing::warn!(error = %cause, "payment provider unreachable");
+                Self::Unavailable(Json(ErrorBody::single(
+                    "payment_provider_unavailable",
+                    "The payment provider cannot be reached right now; please try again.",
+                )))
+            }
+            PayoutsError::ProviderRejected(cause) => {
+                tracing::error!(error = %cause, "payment provider rejected a payouts request");
+                Self::BadGateway(Json(ErrorBody::single(
+                    "payment_provider_error",
+                    "The payment provider could not process this request.",
+                )))
+            }
+            PayoutsError::Db(err) => err.into(),
+        }
+    }
+}
+
 impl From<TicketFilesError> for ApiError {
     fn from(err: TicketFilesError) -> Self {
         match err {

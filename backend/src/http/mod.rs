@@ -25,6 +25,7 @@ use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
+use crate::payouts::api::PayoutsApi;
 use crate::sales::api::SalesApi;
 use crate::state::AppState;
 use crate::ticket_files::api::TicketFilesApi;
@@ -51,13 +52,13 @@ pub enum ApiTags {
     Health,
 }
 
-type Apis = (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi);
+type Apis = (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi),
+        (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi),
         "Ticket Exchange",
         env!("CARGO_PKG_VERSION"),
     )

@@ -38,6 +38,10 @@ pub enum Event {
     /// Stripe confirmed a full refund.
     #[serde(rename = "order.refunded")]
     OrderRefunded { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, late_payment: bool, version: i32 },
+    /// The seller's share of a completed order falls due (recorded at the sale, due when the refund
+    /// window closes) or falls due again (the seller's account became ready).
+    #[serde(rename = "payout.due")]
+    PayoutDue { order_id: Uuid, seller_id: Uuid },
 }
 
 impl Event {
@@ -54,6 +58,7 @@ impl Event {
             Self::OrderRefundRequested { .. } => "order.refund_requested",
             Self::OrderRefunded { .. } => "order.refunded",
             Self::PaymentStarted { .. } => "payment.started",
+            Self::PayoutDue { .. } => "payout.due",
         }
     }
 
@@ -69,7 +74,8 @@ impl Event {
             | Self::OrderCompleted { order_id, .. }
             | Self::OrderRefundRequested { order_id, .. }
             | Self::OrderRefunded { order_id, .. }
-            | Self::PaymentStarted { order_id, .. } => *order_id,
+            | Self::PaymentStarted { order_id, .. }
+            | Self::PayoutDue { order_id, .. } => *order_id,
         }
     }
 }

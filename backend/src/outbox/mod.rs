@@ -26,6 +26,10 @@ pub mod consumers {
     pub const SELLER_EMAIL: &str = "notifications.seller_email";
     /// At a paid-for hold's end, asks Stripe whether it was paid before releasing the ticket.
     pub const RESOLVE_LAPSED_HOLD: &str = "payments.resolve_lapsed_hold";
+    /// Transfers a seller's share when it falls due.
+    pub const TRANSFER_SHARE: &str = "payouts.transfer";
+    /// Cancels a refunded sale's share, or reverses its transfer.
+    pub const REVERSE_SHARE: &str = "payouts.reverse";
 }
 
 /// Which consumers receive which event kinds.
@@ -34,8 +38,9 @@ const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("order.expired", &[consumers::CANCEL_PAYMENT]),
     ("order.refund_requested", &[consumers::REFUND_PAYMENT]),
     ("order.completed", &[consumers::EMAIL, consumers::SELLER_EMAIL]),
-    ("order.refunded", &[consumers::EMAIL]),
+    ("order.refunded", &[consumers::EMAIL, consumers::REVERSE_SHARE]),
     ("payment.started", &[consumers::RESOLVE_LAPSED_HOLD]),
+    ("payout.due", &[consumers::TRANSFER_SHARE]),
 ];
 
 /// The consumers that receive events of `kind`, by name.

@@ -49,7 +49,7 @@ pub async fn cancel_intent_for_order(
     if intent.status == IntentStatus::Processing {
         return Err(ConsumerError::new("payment still processing; will look again"));
     }
-    settle_now(&pool, order_id, &intent, now).await.map_err(ConsumerError::new)?;
+    settle_now(&payments, &pool, order_id, &intent, now).await.map_err(ConsumerError::new)?;
     if intent.status.is_cancelable() {
         return Err(ConsumerError::new(format!("PaymentIntent still {}", intent.status.as_str())));
     }

@@ -106,7 +106,7 @@ async fn end(
     }
     match intent.status {
         IntentStatus::Succeeded => {
-            settle_now(pool, order_id, &intent, now).await?;
+            settle_now(payments, pool, order_id, &intent, now).await?;
             Ok(Resolution::Settled)
         }
         IntentStatus::Canceled => {

@@ -9,7 +9,7 @@ pub mod api;
 mod billing;
 mod consumers;
 pub mod disputes;
-mod keys;
+pub(crate) mod keys;
 pub mod lapsed;
 pub mod reconcile;
 pub mod refund;
@@ -29,18 +29,20 @@ use crate::config::StripeSettings;
 use crate::db::{self, DbError, DbPool};
 use crate::orders::{OrderRow, holds, store};
 use crate::outbox::{self, Event};
+use crate::payouts::PayoutTerms;
 use crate::validation::Invalid;
 
-/// Stripe, as configured.
+/// Stripe, as configured, and the terms a sale's money is split by.
 pub struct Payments {
     pub gateway: StripeGateway,
     pub settings: StripeSettings,
+    pub terms: PayoutTerms,
 }
 
 impl Payments {
-    pub fn new(settings: StripeSettings) -> Result<Self, GatewayError> {
+    pub fn new(settings: StripeSettings, terms: PayoutTerms) -> Result<Self, GatewayError> {
         let gateway = StripeGateway::new(&settings.secret_key, settings.api_base.as_deref())?;
-        Ok(Self { gateway, settings })
+        Ok(Self { gateway, settings, terms })
     }
 }
 
@@ -307,20 +309,21 @@ pub async fn confirm(
         }
         intent = payments.gateway.retrieve_intent(&intent_id).await?;
     }
-    let order = settle_now(pool, order_id, &intent, now).await?;
+    let order = settle_now(payments, pool, order_id, &intent, now).await?;
     Ok(PaymentSession { order, intent })
 }
 
 /// Settles what Stripe said about the order's PaymentIntent, in a transaction of its own; returns the
 /// order as it then stands.
 pub(crate) async fn settle_now(
+    payments: &Payments,
     pool: &DbPool,
     order_id: Uuid,
     intent: &IntentSnapshot,
     now: DateTime<Utc>,
 ) -> Result<OrderRow, PaymentsError> {
     let mut conn = db::conn(pool).await?;
-    conn.transaction(async |conn| settle::settle(conn, order_id, intent, now).await).await?;
+    conn.transaction(async |conn| settle::settle(conn, order_id, intent, &payments.terms, now).await).await?;
     store::find(&mut conn, order_id).await?.ok_or(PaymentsError::OrderNotFound)
 }
 
@@ -332,5 +335,5 @@ async fn record_status(
     now: DateTime<Utc>,
 ) -> Result<(), PaymentsError> {
     let intent = payments.gateway.retrieve_intent(intent_id).await?;
-    settle_now(pool, order_id, &intent, now).await.map(drop)
+    settle_now(payments, pool, order_id, &intent, now).await.map(drop)
 }

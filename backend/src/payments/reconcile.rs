@@ -70,7 +70,8 @@ pub async fn reconcile(
             }
         };
         let mut conn = db::conn(pool).await?;
-        let settled = conn.transaction(async |conn| settle::settle(conn, order.id, &intent, now).await).await?;
+        let settled =
+            conn.transaction(async |conn| settle::settle(conn, order.id, &intent, &payments.terms, now).await).await?;
         match settled {
             settle::Settlement::Completed | settle::Settlement::CompletedLate => report.completed += 1,
             settle::Settlement::RefundRequested => report.refunds_requested += 1,

@@ -12,6 +12,7 @@ use crate::listings::domain::TicketStatus;
 use crate::listings::store as tickets;
 use crate::orders::{holds, store};
 use crate::outbox::{self, Event};
+use crate::payouts::PayoutTerms;
 
 /// What settling changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,7 @@ pub async fn settle(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
     intent: &IntentSnapshot,
+    terms: &PayoutTerms,
     now: DateTime<Utc>,
 ) -> QueryResult<Settlement> {
     let Some(order) = store::find(conn, order_id).await? else {
@@ -112,6 +114,8 @@ pub async fn settle(
     };
     if sold {
         let completed = store::complete(conn, order_id, now).await?;
+        // The ledger row, in the same transaction: the sale's money is split from the moment it is.
+        crate::payouts::ledger::record_sale(conn, &completed, ticket.owner_id, terms, now).await?;
         let event = Event::OrderCompleted {
             order_id,
             ticket_id: ticket.id,

@@ -46,13 +46,13 @@ pub async fn handle(
     signature: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<WebhookOutcome, PaymentsError> {
-    let event = webhook::verify(
-        payload,
-        signature.unwrap_or_default(),
-        &payments.settings.webhook_secret,
-        now.timestamp(),
-        TOLERANCE_SECS,
-    )
+    let verify =
+        |secret: &str| webhook::verify(payload, signature.unwrap_or_default(), secret, now.timestamp(), TOLERANCE_SECS);
+    // A Connect endpoint (events about sellers' accounts) may have a signing secret of its own.
+    let event = match (verify(&payments.settings.webhook_secret), &payments.settings.connect_webhook_secret) {
+        (Err(webhook::SignatureError::Mismatch), Some(connect)) => verify(connect),
+        (verified, _) => verified,
+    }
     .map_err(|err| PaymentsError::InvalidSignature(err.to_string()))?;
     let seen = {
         let mut conn = db::conn(pool).await?;
@@ -76,7 +76,7 @@ pub async fn handle(
                 }
                 match store::find_by_intent(conn, intent_id).await? {
                     Some(order) => {
-                        settle::settle(conn, order.id, &intent, now).await?;
+                        settle::settle(conn, order.id, &intent, &payments.terms, now).await?;
                         Ok(WebhookOutcome::Handled)
                     }
                     None => Ok(WebhookOutcome::Ignored),
@@ -121,6 +121,25 @@ pub async fn handle(
                         Ok(WebhookOutcome::Ignored)
                     }
                 }
+            })
+            .await;
+    }
+    if kind == "account.updated" {
+        let Some(account_id) = event.object["id"].as_str() else {
+            return Err(PaymentsError::InvalidSignature("event without an account id".into()));
+        };
+        // Stripe's current word about the account, not the event's snapshot.
+        let account = payments.gateway.retrieve_account(account_id).await?;
+        let mut conn = db::conn(pool).await?;
+        return conn
+            .transaction(async |conn| {
+                if !first_delivery(conn, &event.id, kind, now).await? {
+                    return Ok::<_, PaymentsError>(WebhookOutcome::Duplicate);
+                }
+                Ok(match crate::payouts::onboarding::account_changed(conn, &account, now).await? {
+                    Some(_) => WebhookOutcome::Handled,
+                    None => WebhookOutcome::Ignored,
+                })
             })
             .await;
     }

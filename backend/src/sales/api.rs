@@ -14,6 +14,7 @@ use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
 use crate::listings::api::TicketView;
 use crate::listings::domain::TicketStatus;
+use crate::payouts::api::ShareView;
 use crate::state::AppState;
 
 /// Where a listing stands, for its seller.
@@ -43,6 +44,9 @@ struct SaleView {
     currency: String,
     #[oai(skip_serializing_if_is_none)]
     sold_at: Option<DateTime<Utc>>,
+    /// Your share of the price after the platform's fee, and where it stands.
+    #[oai(skip_serializing_if_is_none)]
+    share: Option<ShareView>,
 }
 
 /// One of your listings, and its sale if it sold.
@@ -118,6 +122,7 @@ impl SalesApi {
                         price: sale.price,
                         currency: sale.currency,
                         sold_at: sale.sold_at,
+                        share: listing.share.map(ShareView::from),
                     }),
                     listing: TicketView::new(listing.ticket, now),
                 }

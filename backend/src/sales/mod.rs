@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::db::schema::orders;
 use crate::db::{self, DbError, DbPool};
 use crate::listings::{self, TicketRow};
+use crate::payouts::ledger::{self, PayoutRow};
 
 /// The most listings the sales page shows.
 pub const MAX_LISTINGS: i64 = 200;
@@ -38,11 +39,12 @@ pub struct Sale {
     pub sold_at: Option<DateTime<Utc>>,
 }
 
-/// One of the seller's listings and, if it sold, the sale.
+/// One of the seller's listings and, if it sold, the sale and the seller's share of it.
 #[derive(Debug, Clone)]
 pub struct SellerListing {
     pub ticket: TicketRow,
     pub sale: Option<Sale>,
+    pub share: Option<PayoutRow>,
 }
 
 /// The seller's listings (not deleted), newest first, with their sales.
@@ -57,11 +59,17 @@ pub async fn for_seller(pool: &DbPool, seller_id: Uuid) -> Result<Vec<SellerList
         .select((orders::id, orders::ticket_id, orders::price, orders::currency, orders::completed_at))
         .load(&mut conn)
         .await?;
+    let order_ids: Vec<Uuid> = sales.iter().map(|sale| sale.order_id).collect();
+    let mut shares = ledger::for_orders(&mut conn, &order_ids).await?;
     Ok(tickets
         .into_iter()
         .map(|ticket| {
             let sale = sales.iter().find(|sale| sale.ticket_id == ticket.id).cloned();
-            SellerListing { ticket, sale }
+            let share = sale.as_ref().and_then(|sale| {
+                let index = shares.iter().position(|share| share.order_id == sale.order_id)?;
+                Some(shares.swap_remove(index))
+            });
+            SellerListing { ticket, sale, share }
         })
         .collect())
 }

@@ -12,6 +12,7 @@ mod operations;
 mod orders;
 mod outbox;
 mod payments;
+mod payouts;
 mod replicas;
 mod resale;
 mod support;

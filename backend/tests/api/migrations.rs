@@ -29,8 +29,10 @@ async fn listings_made_before_events_were_recorded_are_carried_forward_by_the_wr
 
     let url = empty_database().await;
     ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate");
-    let reverted = ticket_exchange::db::revert_last_migration(&plain(&url)).await.expect("revert");
-    assert_eq!(reverted, "20261202000008", "the events migration is the newest");
+    let payouts = ticket_exchange::db::revert_last_migration(&plain(&url)).await.expect("revert payouts");
+    assert_eq!(payouts, "20261202000009", "the payouts migration is the newest");
+    let reverted = ticket_exchange::db::revert_last_migration(&plain(&url)).await.expect("revert events");
+    assert_eq!(reverted, "20261202000008", "the events migration came before it");
     {
         let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
         for sql in [
@@ -44,7 +46,7 @@ async fn listings_made_before_events_were_recorded_are_carried_forward_by_the_wr
         }
     }
     let applied = ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate again");
-    assert_eq!(applied, [reverted]);
+    assert_eq!(applied, [reverted, payouts]);
     let rule = "SELECT count(*) AS count FROM tickets WHERE event_name = 'Old concert' AND face_value = price \
                 AND venue = '' AND city = '' AND event_starts_at IS NULL AND file_key IS NULL";
     assert_eq!(count(&url, rule).await, 1, "title became the event's name, face value the price, start unknown");

@@ -8,14 +8,12 @@ use chrono::TimeDelta;
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use stripe_gateway::webhook::sign;
 use ticket_exchange::orders::sweep::sweep_lapsed_holds;
 use ticket_exchange::payments::reconcile::reconcile;
 
 use crate::support::checkout::{GOOD_CARD, Purchase, order, pay, reserved, start_payment, ticket_status};
 use crate::support::database::count;
 use crate::support::fault_proxy::Fault;
-use crate::support::stripe::WEBHOOK_SECRET;
 use crate::support::{TestApp, expect_error, expect_status};
 
 async fn paid(app: &TestApp) -> (Purchase, String) {
@@ -53,24 +51,6 @@ async fn reconcile_now(app: &TestApp) -> ticket_exchange::payments::reconcile::R
     app.advance(TimeDelta::minutes(3));
     let payments = app.state.payments.as_ref().expect("payments");
     reconcile(payments, &app.pool, app.clock_now(), Duration::from_secs(120)).await.expect("reconcile")
-}
-
-async fn post_event(app: &TestApp, id: &str, kind: &str, object: Value) -> Value {
-    let body = serde_json::to_vec(&json!({
-        "id": id, "object": "event", "type": kind, "created": app.clock_now().timestamp(),
-        "data": {"object": object}
-    }))
-    .expect("json");
-    let header = sign(&body, WEBHOOK_SECRET, app.clock_now().timestamp());
-    let response = app
-        .request(Method::POST, "/api/webhooks/stripe")
-        .header("content-type", "application/json")
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    expect_status(response, StatusCode::OK).await
 }
 
 /// A buyer who paid, but whose server never heard: Stripe charged the card, the confirm's answer was
@@ -166,8 +146,8 @@ async fn a_refund_made_in_stripes_dashboard_reaches_the_order_once() {
         "id": stored["latest_charge"]["id"], "object": "charge", "payment_intent": intent,
         "amount": 4_725, "amount_refunded": 4_725, "refunded": true
     });
-    assert_eq!(post_event(&app, "evt_dash", "charge.refunded", charge.clone()).await["outcome"], "handled");
-    assert_eq!(post_event(&app, "evt_dash", "charge.refunded", charge).await["outcome"], "duplicate");
+    assert_eq!(app.post_stripe_event("evt_dash", "charge.refunded", charge.clone()).await["outcome"], "handled");
+    assert_eq!(app.post_stripe_event("evt_dash", "charge.refunded", charge).await["outcome"], "duplicate");
 
     let refunded = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!(
@@ -187,16 +167,16 @@ async fn disputes_reach_the_order_and_a_lost_one_refunds_it_once() {
     let dispute = |status: &str| json!({"id": "dp_1", "object": "dispute", "payment_intent": intent, "status": status});
 
     assert_eq!(
-        post_event(&app, "evt_d1", "charge.dispute.created", dispute("needs_response")).await["outcome"],
+        app.post_stripe_event("evt_d1", "charge.dispute.created", dispute("needs_response")).await["outcome"],
         "handled"
     );
     let open = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!((open["status"].as_str(), open["dispute"].as_str()), (Some("complete"), Some("open")));
 
-    assert_eq!(post_event(&app, "evt_d2", "charge.dispute.closed", dispute("lost")).await["outcome"], "handled");
-    assert_eq!(post_event(&app, "evt_d2", "charge.dispute.closed", dispute("lost")).await["outcome"], "duplicate");
+    assert_eq!(app.post_stripe_event("evt_d2", "charge.dispute.closed", dispute("lost")).await["outcome"], "handled");
+    assert_eq!(app.post_stripe_event("evt_d2", "charge.dispute.closed", dispute("lost")).await["outcome"], "duplicate");
     // A late `created` cannot reopen it.
-    post_event(&app, "evt_d0", "charge.dispute.created", dispute("needs_response")).await;
+    app.post_stripe_event("evt_d0", "charge.dispute.created", dispute("needs_response")).await;
     let lost = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!(
         (lost["status"].as_str(), lost["dispute"].as_str(), lost["refundReason"].as_str()),
@@ -212,8 +192,8 @@ async fn a_won_dispute_leaves_the_sale_standing() {
     let (purchase, intent) = paid(&app).await;
     let dispute = |status: &str| json!({"id": "dp_2", "object": "dispute", "payment_intent": intent, "status": status});
     // Out of order: closed first.
-    post_event(&app, "evt_w2", "charge.dispute.closed", dispute("won")).await;
-    post_event(&app, "evt_w1", "charge.dispute.created", dispute("needs_response")).await;
+    app.post_stripe_event("evt_w2", "charge.dispute.closed", dispute("won")).await;
+    app.post_stripe_event("evt_w1", "charge.dispute.created", dispute("needs_response")).await;
     let won = order(&app, &purchase.buyer, purchase.order_id()).await;
     assert_eq!((won["status"].as_str(), won["dispute"].as_str()), (Some("complete"), Some("won")));
     assert_eq!(ticket_status(&app, &purchase.ticket).await, "sold");

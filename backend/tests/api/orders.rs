@@ -283,7 +283,7 @@ async fn a_reservation_taxes_as_the_rate_rounds_and_its_event_names_the_buyer() 
     for price in [50, 101, 1_999, 4_517, 99_999_999] {
         let ticket = app.create_ticket(&seller, "Seat", price).await;
         let order = expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
-        let tax = rate.tax_on(price);
+        let tax = rate.of(price);
         assert_eq!((order["tax"].as_i64(), order["total"].as_i64()), (Some(tax), Some(price + tax)), "price {price}");
     }
     let mut conn = app.pool.get().await.expect("conn");

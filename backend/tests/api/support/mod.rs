@@ -217,6 +217,26 @@ impl TestApp {
         }
     }
 
+    /// Posts a Stripe event about `object` to the webhook, signed as Stripe signs (at the server's
+    /// "now"); returns the receipt.
+    pub async fn post_stripe_event(&self, id: &str, kind: &str, object: Value) -> Value {
+        let body = serde_json::to_vec(&json!({
+            "id": id, "object": "event", "type": kind, "created": self.clock_now().timestamp(),
+            "data": {"object": object}
+        }))
+        .expect("json");
+        let header = stripe_gateway::webhook::sign(&body, stripe::WEBHOOK_SECRET, self.clock_now().timestamp());
+        let response = self
+            .request(Method::POST, "/api/webhooks/stripe")
+            .header("content-type", "application/json")
+            .header("stripe-signature", header)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        expect_status(response, StatusCode::OK).await
+    }
+
     /// The outbox dispatcher exactly as the server builds it.
     pub fn dispatcher(&self) -> ticket_exchange::outbox::Dispatcher {
         app::dispatcher(&self.state)

@@ -105,6 +105,20 @@ impl LocalStripe {
             .expect("json")
     }
 
+    /// POST of a form on localstripe with the secret key (its Connect extension's controls too).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .basic_auth(SECRET_KEY, Some(""))
+            .form(form)
+            .send()
+            .await
+            .expect("localstripe post");
+        assert!(response.status().is_success(), "localstripe refused {path}: {}", response.status());
+        response.json().await.expect("json")
+    }
+
     /// Refunds the PaymentIntent in full at localstripe itself, as someone in Stripe's dashboard would.
     pub async fn refund_directly(&self, intent: &str) {
         let made = self

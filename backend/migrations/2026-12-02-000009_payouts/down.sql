@@ -1,0 +1,3 @@
+DROP TABLE payouts;
+ALTER TABLE orders DROP CONSTRAINT orders_amounts_key;
+DROP TABLE seller_accounts;
