@@ -158,8 +158,20 @@ test('a seller lists, a buyer pays by card, gets the email, and is refunded', as
   // The seller sees the sale, and hears of it.
   await seller.click('header >> text=My sales');
   await seller.waitForSelector('.sale-card:has-text("Jazz night") >> text=Sold for $45.00 CAD');
+  // 10% of the price is the platform's; the rest is sent when the event starts.
+  await seller.waitForSelector('.sale-card:has-text("Jazz night") >> text=Your share $40.50 CAD (fee $4.50 CAD): sent when the event starts');
+  assert.match(await seller.textContent('.payout-totals'), /Pending \$40\.50 CAD · Paid \$0\.00 CAD/);
   await shot(seller, 'my-sales');
   await stack.email(/Subject: Your ticket sold: Jazz night/);
+
+  // Getting paid: "Get paid" opens Stripe's onboarding (the stand-in's page), which sends the seller back.
+  await seller.click('.payouts >> button:has-text("Get paid")');
+  await seller.waitForSelector('h1:has-text("Set up payouts")');
+  await shot(seller, 'payouts-onboarding');
+  await seller.click('button:has-text("Submit details")');
+  await seller.waitForSelector('.payouts >> text=Payouts are enabled');
+  assert.equal(await seller.locator('.payouts >> button').count(), 0);
+  await shot(seller, 'my-sales-payouts-enabled');
 
   await buyer.click('text=View Orders');
   await buyer.waitForSelector('.order-card:has-text("Jazz night") >> text=Complete');

@@ -14,10 +14,10 @@ use crate::db::{self, DbPool};
 use crate::outbox::{self, Event};
 use crate::payments::Payments;
 
-/// Where the seller's shares go back to: the sales page.
-const RETURN_PATH: &str = "/sales?payouts=returned";
-/// Where Stripe sends a seller whose link expired: the sales page asks for a new one.
-const REFRESH_PATH: &str = "/sales?payouts=refresh";
+/// Where Stripe sends the seller back to: the sales page, which shows where the account stands.
+const RETURN_PATH: &str = "/sales";
+/// Where Stripe sends a seller whose link expired: the sales page, where "Get paid" makes a new one.
+const REFRESH_PATH: &str = "/sales";
 
 /// A link to Stripe's onboarding for the seller's connected account, made first if need be.
 pub async fn onboarding_link(

@@ -5,6 +5,7 @@ mod checkout;
 mod landing;
 mod order_detail;
 mod orders;
+mod payouts;
 mod sales;
 mod ticket_detail;
 mod ticket_form;

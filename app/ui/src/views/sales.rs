@@ -6,6 +6,7 @@ use crate::format;
 use crate::routes::Route;
 use crate::session;
 use crate::views::SignedIn;
+use crate::views::payouts::{PayoutsPanel, share_line};
 
 /// The words for where a listing stands, and its class.
 fn state_label(state: &types::SaleState) -> (&'static str, &'static str) {
@@ -34,6 +35,7 @@ fn SalesList() -> Element {
     });
     rsx! {
         h1 { "My sales" }
+        PayoutsPanel {}
         match &*sales.read() {
             None => rsx! { p { class: "loading", "Loading…" } },
             Some(Err(problem)) => rsx! { p { class: "form-error", "{problem.message}" } },
@@ -80,6 +82,9 @@ fn SaleCard(item: types::SellerListingView) -> Element {
                 p { class: "price", "Sold for {format::money(sale.price, &sale.currency)}" }
                 if let Some(at) = &sale.sold_at {
                     p { class: "muted", "on {format::date(at)}" }
+                }
+                if let Some(share) = &sale.share {
+                    p { class: "share", "data-share": "{share.status}", "{share_line(share, &sale.currency)}" }
                 }
             } else {
                 p { class: "price", "Listed at {price}" }

@@ -261,6 +261,13 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
     rsx! {
         section { class: "panel narrow",
             h1 { "{heading}" }
+            if existing.is_none() {
+                p { class: "muted",
+                    "You can sell before you set up payouts: your share of a sale waits for you on "
+                    Link { to: Route::Sales {}, "My sales" }
+                    " and is sent once the event starts."
+                }
+            }
             form { novalidate: true, onsubmit: submit,
                 Field {
                     label: "Event",
