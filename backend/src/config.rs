@@ -272,8 +272,14 @@ impl Config {
             },
             payouts: crate::payouts::PayoutTerms {
                 platform_fee: match var("PLATFORM_FEE_PERCENT") {
-                    Some(raw) => crate::money::Percentage::parse_percent(&raw)
-                        .map_err(|reason| ConfigError { name: "PLATFORM_FEE_PERCENT", reason })?,
+                    // At most half: every seller's share stays a transfer Stripe can make.
+                    Some(raw) => match crate::money::Percentage::parse_percent(&raw) {
+                        Ok(fee) if fee.milli_percent() <= 50_000 => fee,
+                        Ok(_) => {
+                            return Err(ConfigError { name: "PLATFORM_FEE_PERCENT", reason: "must be 0 to 50".into() });
+                        }
+                        Err(reason) => return Err(ConfigError { name: "PLATFORM_FEE_PERCENT", reason }),
+                    },
                     None => crate::payouts::PayoutTerms::default().platform_fee,
                 },
                 delay_after_start: duration(

@@ -101,7 +101,8 @@ impl Default for Metrics {
         let outbox_lag_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "outbox_lag_seconds",
-            "Age of the oldest event delivery not yet made (0 when none)",
+            "How long the most overdue event delivery has been due (0 when none is due; deliveries due later, \
+             such as payouts waiting for their event, do not count)",
             outbox_lag_seconds.clone(),
         );
         let outbox_parked = Gauge::default();
@@ -216,7 +217,8 @@ impl Metrics {
         let lag: Lag = diesel::sql_query(
             "SELECT count(*) FILTER (WHERE d.status = 'pending') AS pending, \
                     count(*) FILTER (WHERE d.status = 'parked') AS parked, \
-                    COALESCE(EXTRACT(EPOCH FROM $1 - min(e.created_at) FILTER (WHERE d.status = 'pending')), 0)::float8 AS lag \
+                    COALESCE(EXTRACT(EPOCH FROM $1 - min(d.next_attempt_at) \
+                        FILTER (WHERE d.status = 'pending' AND d.next_attempt_at <= $1)), 0)::float8 AS lag \
              FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id \
              WHERE d.status <> 'delivered'",
         )

@@ -63,3 +63,26 @@ CREATE TABLE payouts (
 );
 
 CREATE INDEX payouts_seller_idx ON payouts (seller_id);
+
+-- Sales completed before payouts existed are carried forward by this rule: recorded at the default
+-- fee (10%, rounded half up), due at their event's start (or at once for sales without one), with
+-- the `payout.due` event of each, so their sellers are paid like everyone else.
+INSERT INTO payouts (order_id, seller_id, currency, total, price, tax, fee_milli_percent, platform_fee,
+                     seller_share, due_at, created_at, updated_at)
+SELECT o.id, t.owner_id, o.currency, o.total, o.price, o.tax, 10000,
+       (o.price * 10000 + 50000) / 100000,
+       o.price - (o.price * 10000 + 50000) / 100000,
+       GREATEST(COALESCE(o.event_starts_at, o.completed_at, o.updated_at), COALESCE(o.completed_at, o.updated_at)),
+       now(), now()
+FROM orders o JOIN tickets t ON t.id = o.ticket_id
+WHERE o.status = 'complete';
+
+WITH due AS (
+    INSERT INTO outbox_events (kind, aggregate_id, payload, created_at)
+    SELECT 'payout.due', p.order_id,
+           jsonb_build_object('type', 'payout.due', 'orderId', p.order_id, 'sellerId', p.seller_id), now()
+    FROM payouts p
+    RETURNING id, aggregate_id
+)
+INSERT INTO outbox_deliveries (event_id, consumer, next_attempt_at)
+SELECT due.id, 'payouts.transfer', p.due_at FROM due JOIN payouts p ON p.order_id = due.aggregate_id;

@@ -129,13 +129,19 @@ pub async fn handle(
             return Err(PaymentsError::InvalidSignature("event without an account id".into()));
         };
         // Stripe's current word about the account, not the event's snapshot.
-        let account = payments.gateway.retrieve_account(account_id).await?;
+        let account = match payments.gateway.retrieve_account(account_id).await {
+            Ok(account) => Some(account),
+            // Not an account of this platform (or deleted since): nothing of ours to update.
+            Err(stripe_gateway::GatewayError::Rejected { status: 404, .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
         let mut conn = db::conn(pool).await?;
         return conn
             .transaction(async |conn| {
                 if !first_delivery(conn, &event.id, kind, now).await? {
                     return Ok::<_, PaymentsError>(WebhookOutcome::Duplicate);
                 }
+                let Some(account) = account else { return Ok(WebhookOutcome::Ignored) };
                 Ok(match crate::payouts::onboarding::account_changed(conn, &account, now).await? {
                     Some(_) => WebhookOutcome::Handled,
                     None => WebhookOutcome::Ignored,

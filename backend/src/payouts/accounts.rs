@@ -32,6 +32,11 @@ pub async fn find(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Op
     seller_accounts::table.find(user_id).select(SellerAccountRow::as_select()).first(conn).await.optional()
 }
 
+/// The seller's row, share-locked: what it says cannot change until the caller's transaction ends.
+pub async fn find_for_share(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<SellerAccountRow>> {
+    seller_accounts::table.find(user_id).select(SellerAccountRow::as_select()).for_share().first(conn).await.optional()
+}
+
 /// The seller's row, made with a fresh creation key if there is none: the key is stored before the
 /// account is asked for, so a retry after a lost answer names the same key.
 pub async fn find_or_start(

@@ -115,6 +115,11 @@ pub async fn record_sale(
     Ok(())
 }
 
+/// The seller whose share the order's row is (never changes, so read without a lock).
+pub async fn seller_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<Option<Uuid>> {
+    payouts::table.find(order_id).select(payouts::seller_id).first(conn).await.optional()
+}
+
 pub async fn find_for_update(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<Option<PayoutRow>> {
     payouts::table.find(order_id).select(PayoutRow::as_select()).for_update().first(conn).await.optional()
 }

@@ -44,7 +44,7 @@ pub async fn take_back_share(
             let made = payments.gateway.transfers_in_group(&group).await?;
             match made.into_iter().find(|made| made.amount == seller_share) {
                 Some(made) => {
-                    record_paid(pool, order_id, &made, now).await?;
+                    record_paid(payments, pool, order_id, &made, now).await?;
                     made.id
                 }
                 None => {

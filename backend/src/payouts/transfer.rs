@@ -65,7 +65,7 @@ pub async fn transfer_share(
         Err(err) => return Err(unanswered(pool, order_id, err).await),
     };
     if let Some(transfer) = made {
-        record_paid(pool, order_id, &transfer, now).await?;
+        record_paid(payments, pool, order_id, &transfer, now).await?;
         return Ok(Step::Done);
     }
     let key = keys::idempotency_key(pool, order_id, &format!("transfer:{attempt}"), now).await?;
@@ -79,7 +79,7 @@ pub async fn transfer_share(
     };
     match payments.gateway.create_transfer(request, &key).await {
         Ok(transfer) => {
-            record_paid(pool, order_id, &transfer, now).await?;
+            record_paid(payments, pool, order_id, &transfer, now).await?;
             Ok(Step::Done)
         }
         Err(err) if !is_definite(&err) => Err(unanswered(pool, order_id, err).await),
@@ -87,7 +87,8 @@ pub async fn transfer_share(
             // A definite no: this attempt is over, and the next one may start when the outbox retries.
             let reason = err.to_string();
             let mut conn = db::conn(pool).await?;
-            diesel::update(payouts::table.find(order_id))
+            // Only this attempt's claim: one that outlived it must not end a newer one.
+            diesel::update(payouts::table.find(order_id).filter(payouts::transfer_attempts.eq(attempt)))
                 .set((
                     payouts::attempt_started_at.eq(None::<DateTime<Utc>>),
                     payouts::last_error.eq(Some(&reason)),
@@ -132,6 +133,12 @@ async fn claim(conn: &mut AsyncPgConnection, order_id: Uuid, now: DateTime<Utc>)
     let Some(order) = orders::find_for_update(conn, order_id).await? else {
         return Ok(Claim::Settled(Step::Done));
     };
+    let Some(seller_id) = ledger::seller_of(conn, order_id).await? else {
+        return Ok(Claim::Settled(Step::Done));
+    };
+    // Lock order: the order, the seller's account (shared: an `account.updated` commits before this
+    // claim reads it, or waits and then finds the share waiting for it), the ledger row.
+    let account = accounts::find_for_share(conn, seller_id).await?;
     let Some(payout) = ledger::find_for_update(conn, order_id).await? else {
         return Ok(Claim::Settled(Step::Done));
     };
@@ -150,6 +157,10 @@ async fn claim(conn: &mut AsyncPgConnection, order_id: Uuid, now: DateTime<Utc>)
     if order.refund_requested_at.is_some() {
         return Ok(Claim::Settled(Step::Busy("a refund of this order is in flight")));
     }
+    if order.dispute_status.as_deref() == Some("open") {
+        // The bank may take the money back: nothing goes to the seller until the dispute is decided.
+        return Ok(Claim::Settled(Step::Busy("the buyer's bank disputes this payment")));
+    }
     if payout.due_at > now {
         // Early (an operator's retry): due again at its time.
         let event = Event::PayoutDue { order_id, seller_id: payout.seller_id };
@@ -159,7 +170,6 @@ async fn claim(conn: &mut AsyncPgConnection, order_id: Uuid, now: DateTime<Utc>)
     if payout.attempt_started_at.is_some_and(|started| started + CLAIM > now) {
         return Ok(Claim::Settled(Step::Busy("a transfer attempt is in flight")));
     }
-    let account = accounts::find(conn, payout.seller_id).await?;
     let Some(destination) = account.filter(|account| account.can_receive()).and_then(|a| a.stripe_account_id) else {
         // Waits for the seller's account: `account.updated` puts it back in line.
         set_status(conn, order_id, PayoutStatus::AwaitingAccount, now).await?;
@@ -196,28 +206,47 @@ pub(super) async fn set_status(
         .await
 }
 
-/// Records the transfer that stands for this order's share (its attempt is over).
+/// Records the transfer that stands for this order's share (its attempt is over). A share cancelled
+/// meanwhile (the order was refunded while an attempt outlived its claim) is recorded as paid too,
+/// and then taken back like any refunded sale's.
 pub(super) async fn record_paid(
+    payments: &Payments,
     pool: &DbPool,
     order_id: Uuid,
     transfer: &TransferSnapshot,
     now: DateTime<Utc>,
 ) -> Result<(), PayoutsError> {
-    let mut conn = db::conn(pool).await?;
-    diesel::update(
-        payouts::table
-            .find(order_id)
-            .filter(payouts::status.eq_any([PayoutStatus::Pending.as_str(), PayoutStatus::AwaitingAccount.as_str()])),
-    )
-    .set((
-        payouts::status.eq(PayoutStatus::Paid.as_str()),
-        payouts::transfer_id.eq(Some(&transfer.id)),
-        payouts::transferred_at.eq(Some(now)),
-        payouts::attempt_started_at.eq(None::<DateTime<Utc>>),
-        payouts::last_error.eq(None::<String>),
-        payouts::updated_at.eq(now),
-    ))
-    .execute(&mut conn)
-    .await?;
+    let recorded = {
+        let mut conn = db::conn(pool).await?;
+        let paid = || {
+            (
+                payouts::status.eq(PayoutStatus::Paid.as_str()),
+                payouts::transfer_id.eq(Some(&transfer.id)),
+                payouts::transferred_at.eq(Some(now)),
+                payouts::attempt_started_at.eq(None::<DateTime<Utc>>),
+                payouts::last_error.eq(None::<String>),
+                payouts::updated_at.eq(now),
+            )
+        };
+        let waiting = [PayoutStatus::Pending.as_str(), PayoutStatus::AwaitingAccount.as_str()];
+        let recorded = diesel::update(payouts::table.find(order_id).filter(payouts::status.eq_any(waiting)))
+            .set(paid())
+            .execute(&mut conn)
+            .await?;
+        if recorded == 0 {
+            let cancelled = PayoutStatus::Cancelled.as_str();
+            diesel::update(payouts::table.find(order_id).filter(payouts::status.eq(cancelled)))
+                .set(paid())
+                .execute(&mut conn)
+                .await?
+                == 1
+        } else {
+            false
+        }
+    };
+    if recorded {
+        tracing::error!(%order_id, transfer = %transfer.id, "a refunded sale's share was transferred; reversing it");
+        Box::pin(super::reversal::take_back_share(payments, pool, order_id, now)).await?;
+    }
     Ok(())
 }

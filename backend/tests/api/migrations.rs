@@ -51,3 +51,42 @@ async fn listings_made_before_events_were_recorded_are_carried_forward_by_the_wr
                 AND venue = '' AND city = '' AND event_starts_at IS NULL AND file_key IS NULL";
     assert_eq!(count(&url, rule).await, 1, "title became the event's name, face value the price, start unknown");
 }
+
+#[tokio::test]
+async fn sales_completed_before_payouts_existed_get_their_ledger_row_and_fall_due() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let url = empty_database().await;
+    ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate");
+    let reverted = ticket_exchange::db::revert_last_migration(&plain(&url)).await.expect("revert");
+    assert_eq!(reverted, "20261202000009", "the payouts migration is the newest");
+    {
+        let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+        for sql in [
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES
+             ('00000000-0000-0000-0000-0000000000a1', 'seller@example.com', 'x', now()),
+             ('00000000-0000-0000-0000-0000000000a2', 'buyer@example.com', 'x', now())",
+            "INSERT INTO tickets (id, owner_id, event_name, venue, city, price, face_value, currency, status,
+                                  created_at, updated_at)
+             VALUES ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-0000000000a1',
+                     'Old concert', 'Massey Hall', 'Toronto', 4505, 4505, 'CAD', 'sold', now(), now())",
+            "INSERT INTO orders (id, buyer_id, ticket_id, ticket_title, price, tax, total, currency, status,
+                                 expires_at, created_at, updated_at, completed_at, event_starts_at)
+             VALUES ('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-0000000000a2',
+                     '00000000-0000-0000-0000-0000000000b1', 'Old concert', 4505, 225, 4730, 'CAD',
+                     'complete', now(), now(), now(), now(), '2027-01-01T00:00:00Z')",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).await.expect("a sale from before payouts");
+        }
+    }
+    assert_eq!(ticket_exchange::db::run_migrations(&plain(&url)).await.expect("migrate again"), [reverted]);
+    let row = "SELECT count(*) AS count FROM payouts WHERE order_id = '00000000-0000-0000-0000-0000000000c1' \
+               AND seller_id = '00000000-0000-0000-0000-0000000000a1' AND platform_fee = 451 \
+               AND seller_share = 4054 AND status = 'pending' AND due_at = '2027-01-01T00:00:00Z'";
+    assert_eq!(count(&url, row).await, 1, "recorded at the default 10%, due at the event's start");
+    let due = "SELECT count(*) AS count FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id \
+               WHERE e.kind = 'payout.due' AND d.consumer = 'payouts.transfer' \
+               AND d.next_attempt_at = '2027-01-01T00:00:00Z' \
+               AND e.payload->>'orderId' = '00000000-0000-0000-0000-0000000000c1'";
+    assert_eq!(count(&url, due).await, 1, "and its transfer falls due then");
+}

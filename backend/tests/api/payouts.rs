@@ -387,8 +387,42 @@ async fn dispatchers_racing_over_the_same_share_transfer_it_once() {
     });
     app.advance(TimeDelta::minutes(10));
     app.dispatcher().drain().await.expect("drain");
+    assert_eq!(transfer_posts(&app), 3, "one transfer asked for per sale: the racers never both tried");
     for sale in &sales {
         assert_eq!(transfers(&app, sale).await.len(), 1, "one transfer per sale");
         assert_eq!(ledger_status(&app, sale).await, "paid");
     }
+}
+
+#[tokio::test]
+async fn a_disputed_sale_pays_its_seller_only_once_the_bank_decides_for_it() {
+    let app = TestApp::spawn_with_stripe(&[]).await;
+    let seller = app.register("seller@example.com").await;
+    onboard(&app, &seller).await;
+    let (won, won_intent) = sold(&app, &seller, "won@example.com", 4_500).await;
+    let (lost, lost_intent) = sold(&app, &seller, "lost@example.com", 5_000).await;
+    for (n, intent) in [&won_intent, &lost_intent].into_iter().enumerate() {
+        let dispute =
+            json!({"id": format!("dp_{n}"), "object": "dispute", "payment_intent": intent, "status": "needs_response"});
+        let opened = app.post_stripe_event(&format!("evt_dispute_{n}"), "charge.dispute.created", dispute).await;
+        assert_eq!(opened["outcome"], "handled");
+    }
+    event_starts(&app).await;
+    assert!(transfers(&app, &won).await.is_empty() && transfers(&app, &lost).await.is_empty(), "held while disputed");
+
+    for (n, intent, outcome) in [(0, &won_intent, "won"), (1, &lost_intent, "lost")] {
+        let dispute =
+            json!({"id": format!("dp_{n}"), "object": "dispute", "payment_intent": intent, "status": outcome});
+        let closed = app.post_stripe_event(&format!("evt_dispute_closed_{n}"), "charge.dispute.closed", dispute).await;
+        assert_eq!(closed["outcome"], "handled");
+    }
+    app.advance(TimeDelta::minutes(3));
+    app.dispatcher().drain().await.expect("drain");
+    assert_eq!(transfers(&app, &won).await.len(), 1, "the sale stands: the seller is paid");
+    assert!(transfers(&app, &lost).await.is_empty(), "the bank took the money back: nothing to pay");
+    let cancelled = format!(
+        "SELECT count(*) AS count FROM payouts WHERE order_id = '{}' AND status = 'cancelled'",
+        lost.order_id()
+    );
+    assert_eq!(count(&app.database_url, &cancelled).await, 1);
 }

@@ -88,7 +88,7 @@ pub fn share_line(share: &types::ShareView, currency: &str) -> String {
     let fee = format::money(share.platform_fee, currency);
     let state = match share.status {
         types::ShareStatus::Pending if share.delayed => "delayed, being retried".to_owned(),
-        types::ShareStatus::Pending => format!("sent when the event starts ({})", format::date(&share.due_at)),
+        types::ShareStatus::Pending => "sent when the event starts".to_owned(),
         types::ShareStatus::AwaitingAccount => "waiting for your payout account".to_owned(),
         types::ShareStatus::Paid => match &share.transferred_at {
             Some(at) => format!("paid on {}", format::date(at)),
