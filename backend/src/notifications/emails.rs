@@ -53,6 +53,8 @@ pub struct OrderEmail {
     pub hold_minutes: u64,
     /// The attached ticket file's name, when the ticket is attached.
     pub attachment: Option<String>,
+    /// The seller's share of the price after the platform's fee (the seller's email).
+    pub seller_share: Option<String>,
 }
 
 /// The order facts an email is made from.
@@ -71,6 +73,8 @@ pub struct OrderFacts<'a> {
     pub hold_minutes: u64,
     /// The name of the ticket file attached, if one is.
     pub attachment: Option<&'a str>,
+    /// The seller's share of the price after the platform's fee, in minor units (the seller's email).
+    pub seller_share: Option<i64>,
 }
 
 impl OrderEmail {
@@ -103,6 +107,7 @@ impl OrderEmail {
             link_label: if to_seller { "View your sales" } else { "View your orders" },
             hold_minutes: facts.hold_minutes,
             attachment: facts.attachment.map(str::to_owned),
+            seller_share: facts.seller_share.map(money),
         }
     }
 
@@ -233,6 +238,7 @@ mod tests {
             public_url: "http://localhost:8080",
             hold_minutes: 15,
             attachment: Some("ticket-x.pdf"),
+            seller_share: (kind == EmailKind::TicketSold).then_some(4_050),
         })
     }
 
@@ -279,6 +285,7 @@ mod tests {
         let (text, html) = email.render().expect("renders");
         for part in [&text, &html] {
             assert!(part.contains("Jazz night") && part.contains("$45.00 CAD"), "{part}");
+            assert!(part.contains("$40.50 CAD") && part.contains("when the event starts"), "{part}");
             assert!(part.contains("/sales"), "{part}");
         }
         assert_eq!(email.subject(), "Your ticket sold: Jazz night");

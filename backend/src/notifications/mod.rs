@@ -77,6 +77,15 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
     };
     let recipient: String =
         users::table.find(addressee).select(users::email).first(&mut held).await.map_err(ConsumerError::new)?;
+    let seller_share = match kind {
+        EmailKind::TicketSold => crate::payouts::ledger::for_orders(&mut held, &[order_id])
+            .await
+            .map_err(ConsumerError::new)?
+            .iter()
+            .map(|share| share.seller_share)
+            .next(),
+        _ => None,
+    };
     let at = match kind {
         EmailKind::OrderConfirmation | EmailKind::TicketSold => order.completed_at,
         _ => order.refunded_at,
@@ -124,6 +133,7 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
             public_url: &notifier.public_url,
             hold_minutes: notifier.hold_minutes,
             attachment: attachment.as_ref().map(|file| file.file_name.as_str()),
+            seller_share,
         });
         let message = email.message(notifier.mailer.from(), &dedup_key, attachment).map_err(ConsumerError::new)?;
         let sent = notifier.mailer.send(message).await;

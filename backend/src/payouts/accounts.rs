@@ -28,6 +28,10 @@ impl SellerAccountRow {
     }
 }
 
+fn creation_key(user_id: Uuid) -> String {
+    format!("seller/{user_id}/create_account/{}", Uuid::new_v4().simple())
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<SellerAccountRow>> {
     seller_accounts::table.find(user_id).select(SellerAccountRow::as_select()).first(conn).await.optional()
 }
@@ -47,7 +51,7 @@ pub async fn find_or_start(
     diesel::insert_into(seller_accounts::table)
         .values((
             seller_accounts::user_id.eq(user_id),
-            seller_accounts::create_key.eq(format!("seller/{user_id}/create_account/{}", Uuid::new_v4().simple())),
+            seller_accounts::create_key.eq(creation_key(user_id)),
             seller_accounts::created_at.eq(now),
             seller_accounts::updated_at.eq(now),
         ))
@@ -55,6 +59,24 @@ pub async fn find_or_start(
         .execute(conn)
         .await?;
     seller_accounts::table.find(user_id).select(SellerAccountRow::as_select()).first(conn).await
+}
+
+/// Replaces a creation key Stripe refused, while no account is named yet.
+pub async fn renew_key(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    refused: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        seller_accounts::table
+            .find(user_id)
+            .filter(seller_accounts::create_key.eq(refused))
+            .filter(seller_accounts::stripe_account_id.is_null()),
+    )
+    .set((seller_accounts::create_key.eq(creation_key(user_id)), seller_accounts::updated_at.eq(now)))
+    .execute(conn)
+    .await
 }
 
 /// Names the seller's account (first answer wins) and records what Stripe said of it.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use stripe_gateway::AccountSnapshot;
+use stripe_gateway::{AccountSnapshot, GatewayError};
 use uuid::Uuid;
 
 use super::PayoutsError;
@@ -36,8 +36,18 @@ pub async fn onboarding_link(
     let account_id = match row.stripe_account_id {
         Some(id) => id,
         None => {
-            let account =
-                payments.gateway.create_connected_account(&email, &seller_id.to_string(), &row.create_key).await?;
+            let user_id = seller_id.to_string();
+            let account = match payments.gateway.create_connected_account(&email, &user_id, &row.create_key).await {
+                Ok(account) => account,
+                // A definite no: Stripe would replay it under this key for a day, so the next try
+                // gets a key of its own.
+                Err(err @ GatewayError::Rejected { status: 400..=408 | 410..=499, .. }) => {
+                    let mut conn = db::conn(pool).await?;
+                    accounts::renew_key(&mut conn, seller_id, &row.create_key, now).await?;
+                    return Err(err.into());
+                }
+                Err(err) => return Err(err.into()),
+            };
             let mut conn = db::conn(pool).await?;
             let row = accounts::set_account(&mut conn, seller_id, &account, now).await?;
             row.stripe_account_id.unwrap_or(account.id)

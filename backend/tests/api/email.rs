@@ -208,6 +208,7 @@ fn a_header_injection_attempt_cannot_change_the_headers() {
             country: "CA".into(),
         }),
         public_url: "http://localhost",
+        seller_share: None,
         hold_minutes: 15,
         attachment: None,
     });
