@@ -21,6 +21,7 @@ documents it (https://docs.stripe.com/api/accounts, /account_links, /transfers,
 - `POST /_config/connect/accounts/{id}` with `state=enabled|restricted`: what Stripe's side can do to
   an account at any time (a review restricts it, new details enable it), with its `account.updated`.
 - PaymentIntents also accept `transfer_group`, which links the charge to its transfers.
+Lists come newest first, as Stripe's do.
 """
 
 import html
@@ -172,7 +173,7 @@ class Transfer(StripeObject):
     @property
     def reversals(self):
         reversals = List("/v1/transfers/%s/reversals" % self.id, limit=100)
-        reversals._list = list(self._reversals)
+        reversals._list = list(reversed(self._reversals))
         return reversals
 
 
@@ -270,7 +271,8 @@ async def retrieve_account(request):
 async def list_accounts(request):
     query = unflatten_data(request.query)
     accounts = List("/v1/accounts", limit=query.get("limit"), starting_after=query.get("starting_after"))
-    accounts._list = [value for key, value in store.items() if key.startswith("account:")]
+    # Newest first, as Stripe lists.
+    accounts._list = [value for key, value in reversed(store.items()) if key.startswith("account:")]
     return json_response(accounts._export())
 
 
@@ -347,7 +349,7 @@ async def list_transfers(request):
     if query:
         raise _invalid("Received unknown parameters: " + ", ".join(query))
     transfers = List("/v1/transfers", limit=limit, starting_after=after)
-    transfers._list = [transfer for transfer in _transfers()
+    transfers._list = [transfer for transfer in reversed(_transfers())
                        if (group is None or transfer.transfer_group == group)
                        and (destination is None or transfer.destination == destination)]
     return json_response(transfers._export())

@@ -31,7 +31,7 @@ pub struct TransferSnapshot {
     pub amount_reversed: i64,
     pub currency: String,
     pub destination: String,
-    /// Its reversals so far, oldest first.
+    /// Its reversals so far, newest first (as Stripe lists them).
     pub reversal_ids: Vec<String>,
 }
 

@@ -57,7 +57,7 @@ pub async fn take_back_share(
     };
     let standing = payments.gateway.retrieve_transfer(&transfer_id).await?;
     let reversal_id = if standing.fully_reversed() {
-        standing.reversal_ids.last().cloned().unwrap_or_else(|| format!("{transfer_id}/reversed"))
+        <[String]>::first(&standing.reversal_ids).cloned().unwrap_or_else(|| format!("{transfer_id}/reversed"))
     } else {
         let key = keys::attempt_key(pool, order_id, "reverse_transfer", now).await?;
         payments.gateway.reverse_transfer(&transfer_id, &key).await?.id
