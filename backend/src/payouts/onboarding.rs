@@ -41,7 +41,7 @@ pub async fn onboarding_link(
                 Ok(account) => account,
                 // A definite no: Stripe would replay it under this key for a day, so the next try
                 // gets a key of its own.
-                Err(err @ GatewayError::Rejected { status: 400..=408 | 410..=499, .. }) => {
+                Err(err @ GatewayError::Rejected { status: 400..=408 | 410..=499, .. }) if !is_key_misuse(&err) => {
                     let mut conn = db::conn(pool).await?;
                     accounts::renew_key(&mut conn, seller_id, &row.create_key, now).await?;
                     return Err(err.into());
@@ -57,6 +57,12 @@ pub async fn onboarding_link(
     let key = format!("seller/{seller_id}/account_link/{}", Uuid::new_v4().simple());
     let (refresh, back) = (format!("{public_url}{REFRESH_PATH}"), format!("{public_url}{RETURN_PATH}"));
     Ok(payments.gateway.create_onboarding_link(&account_id, &refresh, &back, &key).await?)
+}
+
+/// Stripe refused the key itself (used with other parameters): a new key could open a second account.
+fn is_key_misuse(err: &GatewayError) -> bool {
+    matches!(err, GatewayError::Rejected { code, message, .. }
+        if code.as_deref().is_some_and(|code| code.starts_with("idempotency")) || message.contains("dempotent"))
 }
 
 /// The seller's account as we know it. One not yet able to take transfers is asked of Stripe first,

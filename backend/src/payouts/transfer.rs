@@ -32,7 +32,15 @@ pub const CLAIM: TimeDelta = TimeDelta::minutes(5);
 /// What the claim found.
 enum Claim {
     Settled(Step),
-    Attempt { attempt: i32, destination: String, share: i64, currency: String, intent_id: Option<String> },
+    /// Transferred, but the sale was refunded and the transfer is not yet taken back.
+    TakeBack,
+    Attempt {
+        attempt: i32,
+        destination: String,
+        share: i64,
+        currency: String,
+        intent_id: Option<String>,
+    },
 }
 
 pub async fn transfer_share(
@@ -47,6 +55,7 @@ pub async fn transfer_share(
     };
     let (attempt, destination, share, currency, intent_id) = match claim {
         Claim::Settled(step) => return Ok(step),
+        Claim::TakeBack => return Box::pin(super::reversal::take_back_share(payments, pool, order_id, now)).await,
         Claim::Attempt { attempt, destination, share, currency, intent_id } => {
             (attempt, destination, share, currency, intent_id)
         }
@@ -143,6 +152,9 @@ async fn claim(conn: &mut AsyncPgConnection, order_id: Uuid, now: DateTime<Utc>)
         return Ok(Claim::Settled(Step::Done));
     };
     match payout.status() {
+        // A transfer recorded for a sale refunded meanwhile whose reversal failed: this delivery's
+        // retries take it back.
+        PayoutStatus::Paid if order.status == "refunded" => return Ok(Claim::TakeBack),
         PayoutStatus::Paid | PayoutStatus::Cancelled | PayoutStatus::Reversed => return Ok(Claim::Settled(Step::Done)),
         PayoutStatus::Pending | PayoutStatus::AwaitingAccount => {}
     }
