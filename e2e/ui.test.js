@@ -186,6 +186,9 @@ test('a seller lists, a buyer pays by card, gets the email, and is refunded', as
   // for a reissued ticket before it sells again. (The seller is still on My sales: a reload reads it anew.)
   await seller.reload();
   await seller.waitForSelector('.sale-card:has-text("Jazz night") >> text=Add your ticket to publish');
+  // The sale stays on the page as refunded; its share was never sent, so it is cancelled.
+  await seller.waitForSelector('.refunded-sales >> text=cancelled: the sale was refunded');
+  await shot(seller, 'my-sales-refunded');
   await seller.close();
   await buyer.close();
 });

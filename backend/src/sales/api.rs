@@ -71,12 +71,28 @@ struct SalesSummary {
     ended: u32,
 }
 
-/// Your listings, newest first (up to 200), with what each sold for.
+/// A sale of yours that was refunded, and what became of your share.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct RefundedSaleView {
+    order_id: Uuid,
+    event_name: String,
+    /// What the buyer had paid for the ticket, tax aside, in minor units of `currency`.
+    price: i64,
+    currency: String,
+    #[oai(skip_serializing_if_is_none)]
+    refunded_at: Option<DateTime<Utc>>,
+    /// Cancelled (refunded before it was sent) or reversed (taken back after).
+    share: ShareView,
+}
+
+/// Your listings, newest first (up to 200), with what each sold for, and your refunded sales.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct SalesPage {
     items: Vec<SellerListingView>,
     summary: SalesSummary,
+    refunded: Vec<RefundedSaleView>,
 }
 
 fn state_of(listing: &SellerListing, now: DateTime<Utc>) -> SaleState {
@@ -103,6 +119,18 @@ impl SalesApi {
         let who = auth.user(&state).await?;
         let now = state.now();
         let listings = super::for_seller(&state.pool, who.user_id).await?;
+        let refunded = super::refunded_for_seller(&state.pool, who.user_id)
+            .await?
+            .into_iter()
+            .map(|sale| RefundedSaleView {
+                order_id: sale.order_id,
+                event_name: sale.event_name,
+                price: sale.price,
+                currency: sale.currency,
+                refunded_at: sale.refunded_at,
+                share: ShareView::from(sale.share),
+            })
+            .collect();
         let mut summary = SalesSummary::default();
         let items = listings
             .into_iter()
@@ -128,6 +156,6 @@ impl SalesApi {
                 }
             })
             .collect();
-        Ok(Json(SalesPage { items, summary }))
+        Ok(Json(SalesPage { items, summary, refunded }))
     }
 }

@@ -47,6 +47,40 @@ pub struct SellerListing {
     pub share: Option<PayoutRow>,
 }
 
+/// A sale that was refunded: its listing went back on the market, its share was cancelled or taken
+/// back.
+#[derive(Debug, Clone, Queryable)]
+pub struct RefundedSale {
+    pub order_id: Uuid,
+    pub event_name: String,
+    pub price: i64,
+    pub currency: String,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub share: PayoutRow,
+}
+
+/// The seller's refunded sales, newest first (up to [`MAX_LISTINGS`]).
+pub async fn refunded_for_seller(pool: &DbPool, seller_id: Uuid) -> Result<Vec<RefundedSale>, SalesError> {
+    use crate::db::schema::payouts;
+    let mut conn = db::conn(pool).await?;
+    Ok(orders::table
+        .inner_join(payouts::table)
+        .filter(payouts::seller_id.eq(seller_id))
+        .filter(orders::status.eq("refunded"))
+        .order(orders::refunded_at.desc())
+        .limit(MAX_LISTINGS)
+        .select((
+            orders::id,
+            orders::ticket_title,
+            orders::price,
+            orders::currency,
+            orders::refunded_at,
+            PayoutRow::as_select(),
+        ))
+        .load(&mut conn)
+        .await?)
+}
+
 /// The seller's listings (not deleted), newest first, with their sales.
 pub async fn for_seller(pool: &DbPool, seller_id: Uuid) -> Result<Vec<SellerListing>, SalesError> {
     let mut conn = db::conn(pool).await?;

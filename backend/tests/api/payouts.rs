@@ -189,8 +189,17 @@ async fn a_refund_before_the_event_cancels_the_share_and_one_after_the_transfer_
     let transfer = &transfers(&app, &refunded_late).await[0];
     assert_eq!(transfer["amount_reversed"], 5_400, "{transfer}");
     assert_eq!(transfer["reversed"], true);
-    assert_eq!(ledger_status(&app, &refunded_late).await, "none", "a refunded sale leaves the sales page");
+    assert_eq!(ledger_status(&app, &refunded_late).await, "none", "its listing is back on the market");
     assert_eq!(payouts(&app, &seller).await["totals"], json!([]));
+    // The sales page keeps both as refunded sales, with what became of each share.
+    let sales = app.authed(&seller, Method::GET, "/api/sales").send().await.expect("send");
+    let refunded = expect_status(sales, StatusCode::OK).await["refunded"].clone();
+    let share_of = |purchase: &Purchase| {
+        refunded.as_array().expect("refunded").iter().find(|sale| sale["orderId"] == purchase.order_id()).cloned()
+    };
+    assert_eq!(share_of(&refunded_early).expect("early")["share"]["status"], "cancelled");
+    assert_eq!(share_of(&refunded_late).expect("late")["share"]["status"], "reversed");
+    assert_eq!(share_of(&refunded_late).expect("late")["share"]["sellerShare"], 5_400);
     let statuses = count(
         &app.database_url,
         "SELECT count(*) AS count FROM payouts WHERE (status = 'cancelled' AND transfer_id IS NULL) \

@@ -55,6 +55,21 @@ fn SalesList() -> Element {
                             SaleCard { key: "{item.listing.id}", item }
                         }
                     }
+                    if !page.refunded.is_empty() {
+                        section { class: "refunded-sales", "aria-labelledby": "refunded-heading",
+                            h2 { id: "refunded-heading", "Refunded sales" }
+                            ul {
+                                for sale in page.refunded.clone() {
+                                    li { key: "{sale.order_id}", "data-order": "{sale.order_id}",
+                                        strong { "{sale.event_name}" }
+                                        " · sold for {format::money(sale.price, &sale.currency)}"
+                                        if let Some(at) = &sale.refunded_at { ", refunded on {format::date(at)}" }
+                                        p { class: "share", "{share_line(&sale.share, &sale.currency)}" }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
