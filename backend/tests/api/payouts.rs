@@ -435,3 +435,28 @@ async fn a_disputed_sale_pays_its_seller_only_once_the_bank_decides_for_it() {
     );
     assert_eq!(count(&app.database_url, &cancelled).await, 1);
 }
+
+#[tokio::test]
+async fn a_reversal_whose_answer_is_lost_is_recorded_from_the_transfer_not_made_again() {
+    let app = TestApp::spawn_with_faulty_stripe(&[]).await;
+    let seller = app.register("seller@example.com").await;
+    onboard(&app, &seller).await;
+    let (purchase, intent) = sold(&app, &seller, "buyer@example.com", 4_500).await;
+    event_starts(&app).await;
+    assert_eq!(ledger_status(&app, &purchase).await, "paid");
+    app.stripe_faults().on("/reversals").method(Method::POST).times(1).apply(Fault::DropAfterForward);
+    refund_at_stripe(&app, &purchase, &intent).await;
+    let transfer = transfers(&app, &purchase).await.remove(0);
+    assert_eq!(transfer["amount_reversed"], 4_050, "Stripe reversed it; the answer never came back");
+    let reversed = format!(
+        "SELECT count(*) AS count FROM payouts WHERE order_id = '{}' AND status = 'reversed'",
+        purchase.order_id()
+    );
+    assert_eq!(count(&app.database_url, &reversed).await, 0, "not known yet");
+
+    app.advance(TimeDelta::minutes(1));
+    app.dispatcher().drain().await.expect("drain");
+    assert_eq!(count(&app.database_url, &reversed).await, 1, "read back from the transfer");
+    let reversals = app.stripe().get(&format!("/transfers/{}/reversals", transfer["id"].as_str().expect("id"))).await;
+    assert_eq!(reversals["data"].as_array().map(Vec::len), Some(1), "one reversal at Stripe");
+}
