@@ -284,6 +284,16 @@ test('the layout works at phone width', async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
   await shot(page, 'landing-phone');
+  // The seller's pages at phone width: the listing form (with its payouts note) and My sales.
+  await register(page, `phone-${unique()}@example.com`);
+  await page.click('header >> text=Create');
+  await page.waitForSelector('text=You can sell before you set up payouts');
+  await shot(page, 'create-form-phone');
+  await page.click('header >> text=My sales');
+  await page.waitForSelector('.payouts >> button:has-text("Get paid")');
+  const salesOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(salesOverflow <= 0, `My sales scrolls sideways by ${salesOverflow}px`);
+  await shot(page, 'my-sales-phone');
   await page.close();
 });
 

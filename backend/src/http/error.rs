@@ -214,13 +214,7 @@ impl From<crate::payouts::PayoutsError> for ApiError {
                     "The payment provider cannot be reached right now; please try again.",
                 )))
             }
-            PayoutsError::ProviderRejected(cause) => {
-                tracing::error!(error = %cause, "payment provider rejected a payouts request");
-                Self::BadGateway(Json(ErrorBody::single(
-                    "payment_provider_error",
-                    "The payment provider could not process this request.",
-                )))
-            }
+            PayoutsError::ProviderRejected(cause) => PaymentsError::ProviderRejected(cause).into(),
             PayoutsError::Db(err) => err.into(),
         }
     }

@@ -46,7 +46,7 @@ pub fn PayoutsPanel() -> Element {
         }
     };
     rsx! {
-        section { class: "payouts", "aria-labelledby": "payouts-heading",
+        section { class: "panel payouts", "aria-labelledby": "payouts-heading",
             h2 { id: "payouts-heading", "Payouts" }
             match &*payouts.read() {
                 None => rsx! { p { class: "loading", "Loading…" } },

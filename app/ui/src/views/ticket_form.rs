@@ -262,7 +262,7 @@ fn TicketForm(existing: Option<types::TicketView>) -> Element {
         section { class: "panel narrow",
             h1 { "{heading}" }
             if existing.is_none() {
-                p { class: "muted",
+                p { class: "muted form-note",
                     "You can sell before you set up payouts: your share of a sale waits for you on "
                     Link { to: Route::Sales {}, "My sales" }
                     " and is sent once the event starts."
