@@ -1,6 +1,8 @@
 // The desktop app itself: the Tauri binary in a real window (run under Xvfb), driven through
-// WebDriver by tauri-driver and Debian's WebKitWebDriver, against the real server. It starts, signs
-// in, shows the landing page with listings, and is still signed in after a restart.
+// WebDriver by tauri-driver and Debian's WebKitWebDriver, against the real server and localstripe. It
+// starts, signs in, shows the landing page with listings, is still signed in after a restart, buys a
+// ticket by card, finds it in the order history and refunds it; its Content-Security-Policy lets it
+// reach the server and Stripe.js and nothing else.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,12 @@ before(async () => {
   driver = {
     url: `http://127.0.0.1:${port}`,
     process: spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
-      env: { ...process.env, ...dirs, TICKET_EXCHANGE_API_URL: stack.url },
+      env: {
+        ...process.env,
+        ...dirs,
+        TICKET_EXCHANGE_API_URL: stack.url,
+        TICKET_EXCHANGE_STRIPE_JS_URL: `${stack.stripeUrl}/js.stripe.com/v3/`,
+      },
       // A process group of its own, so that WebKitWebDriver and any app window it leaves behind go
       // with it; and no inherited output, which a surviving app would hold open past the tests.
       detached: true,
@@ -62,6 +69,13 @@ class App {
     return call('POST', this.path('/execute/sync'), { script, args });
   }
 
+  /// Runs an async function body (`await` allowed) in the page and returns its result.
+  async runAsync(body, ...args) {
+    const script = `const done = arguments[arguments.length - 1];
+      (async (...args) => { ${body} })(...Array.from(arguments).slice(0, -1)).then(done, (e) => done('threw: ' + e));`;
+    return call('POST', this.path('/execute/async'), { script, args });
+  }
+
   /// Waits (bounded) until a script returns something truthy, and returns it.
   async until(what, script, ...args) {
     for (let i = 0; i < 200; i += 1) {
@@ -84,6 +98,13 @@ class App {
 
   async click(css) {
     await call('POST', this.path(`/element/${await this.element(css)}/click`), {});
+  }
+
+  /// Clicks the button that reads `text`, as a person would.
+  async press(text) {
+    await this.until(`a ${text} button`, `return [...document.querySelectorAll('button')].some((b) => b.innerText.trim() === arguments[0])`, text);
+    const found = await call('POST', this.path('/element'), { using: 'xpath', value: `//button[normalize-space()='${text}']` });
+    await call('POST', this.path(`/element/${Object.values(found)[0]}/click`), {});
   }
 
   async screenshot(name) {
@@ -134,11 +155,11 @@ async function list(name, price, token) {
 
 const pageText = 'return document.body.innerText';
 
-test('the desktop app signs in, shows the listings, and keeps the session across a restart', async () => {
+test('the desktop app signs in, keeps the session across a restart, and buys and refunds a ticket by card', async () => {
   const seller = `seller-${Date.now()}@example.com`;
   const session = await api('/api/users/register', { email: seller, password: 'desktop seller pw', termsAccepted: true });
   const title = `Desktop Gala ${Date.now()}`;
-  await list(title, 4200, session.token);
+  const ticket = await list(title, 4200, session.token);
   const buyer = `buyer-${Date.now()}@example.com`;
   await api('/api/users/register', { email: buyer, password: 'desktop buyer pw', termsAccepted: true });
 
@@ -163,5 +184,50 @@ test('the desktop app signs in, shows the listings, and keeps the session across
     return text.includes(arguments[0]) && text.includes('Logout')`, title);
   assert.doesNotMatch(await second.run(pageText), /\bLogin\b/);
   await second.screenshot('desktop-restarted');
+
+  // The window's policy: the server answers, any other origin is refused before a request leaves.
+  const reached = await second.runAsync(`
+    const violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => violations.push(e.blockedURI));
+    const api = (await fetch(arguments[0] + '/api/healthz')).status;
+    let other = 'reached';
+    try { await fetch(arguments[1]); } catch (e) { other = 'refused'; }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { api, other, violations };`, stack.url, `http://127.0.0.1:${stack.smtpPort}/`);
+  assert.deepEqual([reached.api, reached.other], [200, 'refused'], JSON.stringify(reached));
+  assert.ok(reached.violations.some((uri) => uri.includes(String(stack.smtpPort))), JSON.stringify(reached));
+
+  // Buying: reserve, billing and card in localstripe's Stripe.js, pay, COMPLETE.
+  await second.click(`.ticket-card[data-ticket="${ticket.id}"] a`);
+  await second.press('Purchase');
+  await second.until('the checkout', `return document.querySelector('h1')?.innerText.startsWith('Purchase')`);
+  await second.type('input[name="billing.name"]', 'Ada Lovelace');
+  await second.type('input[name="billing.line1"]', '1 Main St');
+  await second.type('input[name="billing.city"]', 'Toronto');
+  await second.type('input[name="billing.region"]', 'ON');
+  await second.type('input[name="billing.postalCode"]', 'M5V 2T6');
+  await second.type('#card-element input[placeholder=number]', '4242424242424242');
+  await second.type('#card-element input[placeholder=exp_month]', '12');
+  await second.type('#card-element input[placeholder=exp_year]', '31');
+  await second.type('#card-element input[placeholder=cvc]', '123');
+  await second.type('#card-element input[placeholder=postal_code]', '12345');
+  await second.screenshot('desktop-checkout');
+  await second.click('#buy-now');
+  const confirmation = await second.until('the confirmation', `
+    return document.querySelector('h1')?.innerText.endsWith('COMPLETE') && document.body.innerText`);
+  assert.match(confirmation, new RegExp(`Confirmation email sent to ${buyer}`));
+  assert.match(confirmation, /\$44\.10 CAD/);
+  await second.screenshot('desktop-confirmation');
+
+  // The order history has it; a refund comes back as Refunded.
+  await second.click('header a[href="/orders"]');
+  await second.until('the paid order', `
+    const card = [...document.querySelectorAll('.order-card')].find((c) => c.innerText.includes(arguments[0]));
+    return card && card.innerText.includes('Complete')`, title);
+  await second.screenshot('desktop-orders');
+  await second.press('Refund');
+  await second.until('the refunded order', `
+    const card = [...document.querySelectorAll('.order-card')].find((c) => c.innerText.includes(arguments[0]));
+    return card && card.innerText.includes('Refunded')`, title);
   await second.close();
 });

@@ -5,7 +5,10 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const required = (name) => {
   const value = process.env[name];
@@ -100,7 +103,7 @@ export class Stack {
   }
 
   async page(options = {}) {
-    const context = await this.browser.newContext({ viewport: { width: 1200, height: 900 }, ...options });
+    const context = await this.browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
     page.on('console', (message) => {
@@ -143,6 +146,32 @@ export class Stack {
 
 export { freePort, required, waitFor };
 
-export async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+/// The WCAG 2.2 A and AA rules, and headings in order.
+const AXE_OPTIONS = {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'] },
+  rules: { 'heading-order': { enabled: true }, 'page-has-heading-one': { enabled: true } },
+};
+
+/// axe-core's violations on the page as it is now (injected through the debugging protocol: the
+/// UI's own Content-Security-Policy rightly refuses an added script tag).
+export async function accessibilityViolations(page) {
+  await page.evaluate(axeSource);
+  const { violations } = await page.evaluate((options) => window.axe.run(document, options), AXE_OPTIONS);
+  return violations.map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/// A page as people see it: screenshots at 1280 px and at 375 px (a phone), each checked by axe-core
+/// and for sideways scrolling. Pages served by others (Stripe's onboarding) are only photographed.
+export async function shot(page, name, { ours = true } = {}) {
+  const wide = page.viewportSize();
+  for (const [width, suffix] of [[1280, ''], [375, '-375']]) {
+    await page.setViewportSize({ width, height: wide.height });
+    await page.screenshot({ path: join(artifacts, `${name}${suffix}.png`), fullPage: true });
+    if (!ours) continue;
+    const violations = await accessibilityViolations(page);
+    if (violations.length) throw new Error(`${name} at ${width} px fails accessibility checks:\n${violations.join('\n')}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) throw new Error(`${name} at ${width} px scrolls sideways by ${overflow} px`);
+  }
+  await page.setViewportSize(wide);
 }

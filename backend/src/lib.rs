@@ -8,6 +8,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod health;
 pub mod http;
 pub mod jobs;

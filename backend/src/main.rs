@@ -3,14 +3,16 @@
 //! `ticket-exchange` (or `ticket-exchange serve`) runs the server; `ticket-exchange openapi` prints the
 //! OpenAPI document; `ticket-exchange migrate` applies pending migrations and exits;
 //! `ticket-exchange outbox parked` lists the event deliveries that gave up and
-//! `ticket-exchange outbox retry <event-id> [consumer]` puts them back in line.
+//! `ticket-exchange outbox retry <event-id> [consumer]` puts them back in line;
+//! `ticket-exchange demo` migrates and fills a database without accounts with a demo market.
 
 use std::process::ExitCode;
 
 use ticket_exchange::clock::{Clock, SystemClock};
 use ticket_exchange::config::Config;
 use ticket_exchange::outbox::parked;
-use ticket_exchange::{app, db, http, telemetry};
+use ticket_exchange::state::AppState;
+use ticket_exchange::{app, db, demo, http, telemetry};
 
 /// mimalloc rather than glibc's malloc, which took a quarter of the server's time under load (the
 /// market benchmark's profile): a request is hundreds of small allocations.
@@ -28,8 +30,9 @@ async fn main() -> ExitCode {
         None | Some("serve") => run(false).await,
         Some("migrate") => run(true).await,
         Some("outbox") => outbox(std::env::args().skip(2).collect()).await,
+        Some("demo") => demo().await,
         Some(other) => {
-            eprintln!("unknown command `{other}`; expected `serve`, `migrate`, `openapi` or `outbox`");
+            eprintln!("unknown command `{other}`; expected `serve`, `migrate`, `openapi`, `outbox` or `demo`");
             ExitCode::from(2)
         }
     }
@@ -111,6 +114,41 @@ async fn run(migrate_only: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "fatal");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `demo`: migrations, then the demo market if no one has an account yet.
+async fn demo() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let seeded = async {
+        migrate(&config).await?;
+        let pool = db::connect(&config.database()?, 2)?;
+        let state = AppState::new(pool, std::sync::Arc::new(SystemClock), config)?;
+        demo::seed(&state).await
+    };
+    match seeded.await {
+        Ok(demo::Seeded::Market { sellers, listings }) => {
+            let emails = demo::seller_emails().collect::<Vec<_>>().join(", ");
+            println!(
+                "demo: {sellers} sellers and {listings} listings added; sign in as any of {emails} with the password {}",
+                demo::PASSWORD
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(demo::Seeded::InUse) => {
+            println!("demo: the database has accounts already; nothing was added");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("demo: {err:#}");
             ExitCode::FAILURE
         }
     }

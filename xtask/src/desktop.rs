@@ -68,6 +68,12 @@ pub fn build_debug(root: &Path, web: &Path) -> Result<PathBuf> {
     Ok(crate::run::target_dir(root).join("debug/ticket-exchange-desktop"))
 }
 
+/// The shell's own unit tests (its Content-Security-Policy among them), run after [`build_debug`] so
+/// the web UI they embed is staged.
+pub fn unit_tests(root: &Path) -> Result<()> {
+    run(Command::new(env!("CARGO")).args(["test", "--lib", "--manifest-path"]).arg(shell_dir(root).join("Cargo.toml")))
+}
+
 /// The mobile entry point compiles for Android: `cargo check` of the shell for
 /// `aarch64-linux-android` (no NDK is needed to check; linking would need one).
 pub fn check_android(root: &Path) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `run`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set).
+//! - `run [--demo]`: build and start the product (with a private PostgreSQL unless `DATABASE_URL` is set);
+//!   `--demo` first fills a database without accounts with a demo market.
 //! - `test`: install what tests need, then formatting, lints and every test against real PostgreSQL.
 //! - `bench`: the holds benchmark (release build, private PostgreSQL); figures in `.data/bench/`.
 //! - `e2e [desktop]`: only the browser tests, or only the desktop app's test under Xvfb.
@@ -50,7 +51,7 @@ fn dispatch() -> Result<()> {
     let root = project_root();
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
-        Some("run") => run::run(&root),
+        Some("run") => run::run(&root, args.iter().any(|arg| arg == "--demo")),
         Some("test") => test::test(&root, args[1..].iter().skip_while(|arg| *arg == "--").cloned().collect()),
         Some("bench") => bench::bench(),
         Some("web") => web::build(&root).map(drop),
@@ -63,7 +64,7 @@ fn dispatch() -> Result<()> {
         Some("deploy-check") => deploy::check(&root, &python::ensure_tools(&root)?),
         Some("openapi") => openapi::openapi(&root, args.iter().any(|arg| arg == "--check")),
         _ => bail!(
-            "usage: cargo xtask <run | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract | fuzz [cases] | image | stack [--test]>"
+            "usage: cargo xtask <run [--demo] | test [nextest filters] | e2e [desktop] | web | desktop [--bundle] | bench | openapi [--check] | deploy-check | contract | fuzz [cases] | image | stack [--test]>"
         ),
     }
 }

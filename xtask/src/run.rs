@@ -1,6 +1,7 @@
 //! `cargo xtask run`: builds the server and runs it. Without `DATABASE_URL` it first starts a private
 //! PostgreSQL whose data lives in `.data/postgres` and survives restarts; without `STRIPE_SECRET_KEY`
-//! it starts localstripe in Stripe's place, so a whole purchase works with no network.
+//! it starts localstripe in Stripe's place, so a whole purchase works with no network. `--demo` first
+//! fills a database without accounts with a few sellers and their listings (`ticket-exchange demo`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +16,7 @@ use crate::system::{ensure_runtime_packages, run as run_command};
 
 static SERVER_PID: AtomicU32 = AtomicU32::new(0);
 
-pub fn run(root: &Path) -> Result<()> {
+pub fn run(root: &Path, demo: bool) -> Result<()> {
     // Ctrl-C reaches the server directly (same process group); a SIGTERM aimed at this process is passed
     // on. Either way the server drains and exits, and then the private database is stopped.
     ctrlc::set_handler(|| {
@@ -70,6 +71,16 @@ pub fn run(root: &Path) -> Result<()> {
         let dir = std::env::var("MAIL_DIR").map_or_else(|_| root.join(".data/mail"), std::path::PathBuf::from);
         server.env("MAIL_DIR", &dir);
         eprintln!("email: no SMTP_URL, so emails are written as .eml files into {}", dir.display());
+    }
+    if demo {
+        let mut seed = Command::new(&binary);
+        seed.arg("demo");
+        for (name, value) in server.get_envs() {
+            if let Some(value) = value {
+                seed.env(name, value);
+            }
+        }
+        run_command(&mut seed)?;
     }
     let mut server = server.spawn().with_context(|| format!("starting {}", binary.display()))?;
     SERVER_PID.store(server.id(), Ordering::SeqCst);

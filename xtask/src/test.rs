@@ -118,6 +118,7 @@ fn browser_tests(root: &Path, cluster: &Cluster, python: &Path, web: &Path) -> R
 fn desktop_tests(root: &Path, cluster: &Cluster, python: &Path, web: &Path) -> Result<()> {
     ensure_debian_packages(crate::desktop::WEBDRIVER_PACKAGES)?;
     let app = crate::desktop::build_debug(root, web)?;
+    crate::desktop::unit_tests(root)?;
     let driver = crate::desktop::tauri_driver()?;
     let mut xvfb = node_tests(root, cluster, python, "desktop", "xvfb-run")?;
     run(xvfb

@@ -1,17 +1,26 @@
 //! The desktop and mobile shell: one window showing the web UI, told where the server is.
 //!
 //! The UI finds the API through `window.__TICKET_EXCHANGE_API__`, injected before the page loads. It
-//! is `TICKET_EXCHANGE_API_URL` when set (at build time for mobile, at run time for desktop), else the
-//! `apiUrl` in `tauri.conf.json`'s plugin-free `app` settings default below.
+//! is `TICKET_EXCHANGE_API_URL` when set (at build time for mobile, at run time for desktop), else
+//! [`DEFAULT_API_URL`].
+//!
+//! The window's Content-Security-Policy is `tauri.conf.json`'s (the app's own files, Stripe.js and
+//! Stripe's hosts) plus, added at start, the origin of that API and, when
+//! `TICKET_EXCHANGE_STRIPE_JS_URL` names a Stripe-compatible stand-in's Stripe.js, that origin too.
+
+mod policy;
 
 use tauri::{WebviewUrl, WebviewWindowBuilder};
 
 const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
 
+/// A setting from the environment at run time, else as it was when the app was built.
+fn setting(name: &str, built: Option<&'static str>) -> Option<String> {
+    std::env::var(name).ok().or_else(|| built.map(str::to_owned)).filter(|value| !value.trim().is_empty())
+}
+
 fn api_url() -> String {
-    std::env::var("TICKET_EXCHANGE_API_URL")
-        .ok()
-        .or_else(|| option_env!("TICKET_EXCHANGE_API_URL").map(str::to_owned))
+    setting("TICKET_EXCHANGE_API_URL", option_env!("TICKET_EXCHANGE_API_URL"))
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
 }
 
@@ -22,7 +31,14 @@ fn bootstrap_script(api: &str) -> String {
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    let script = bootstrap_script(&api_url());
+    let api = api_url();
+    let stripe_js = setting("TICKET_EXCHANGE_STRIPE_JS_URL", option_env!("TICKET_EXCHANGE_STRIPE_JS_URL"));
+    let mut context = tauri::generate_context!();
+    if let Err(err) = policy::allow_servers(&mut context.config_mut().app.security.csp, &api, stripe_js.as_deref()) {
+        eprintln!("Ticket Exchange could not start: {err}");
+        std::process::exit(1);
+    }
+    let script = bootstrap_script(&api);
     let result = tauri::Builder::default()
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
@@ -33,7 +49,7 @@ pub fn run() {
                 .build()?;
             Ok(())
         })
-        .run(tauri::generate_context!());
+        .run(context);
     if let Err(err) = result {
         eprintln!("Ticket Exchange could not start: {err}");
         std::process::exit(1);
@@ -46,7 +62,10 @@ mod tests {
 
     #[test]
     fn the_api_url_is_injected_as_a_json_string() {
-        assert_eq!(bootstrap_script("https://tickets.example/"), r#"window.__TICKET_EXCHANGE_API__ = "https://tickets.example";"#);
-        assert_eq!(bootstrap_script("x\";alert(1)//"), r#"window.__TICKET_EXCHANGE_API__ = "x\";alert(1)//";"#);
+        assert_eq!(
+            bootstrap_script("https://tickets.example/"),
+            r#"window.__TICKET_EXCHANGE_API__ = "https://tickets.example";"#
+        );
+        assert_eq!(bootstrap_script("x\";alert(1)//"), r#"window.__TICKET_EXCHANGE_API__ = "x\";alert(1)";"#);
     }
 }

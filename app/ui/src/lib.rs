@@ -1,7 +1,8 @@
 //! Ticket Exchange's user interface: one Dioxus app for the browser (served by the backend) and for
 //! the desktop and mobile apps (inside Tauri's webview).
 //!
-//! `api` wraps the client generated from `openapi.yaml`; `session` holds who is signed in; `views`
+//! `api` wraps the client generated from `openapi.yaml`; `session` holds who is signed in; `search` is the market's search as
+//! the address carries it; `views`
 //! has one file per page; `components` take props only.
 
 pub mod api;
@@ -9,6 +10,7 @@ pub mod components;
 pub mod format;
 mod platform;
 pub mod routes;
+pub mod search;
 pub mod session;
 mod stripe;
 mod views;

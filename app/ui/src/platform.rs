@@ -2,9 +2,10 @@
 //! is carried, and the clock.
 //!
 //! In a browser the UI is served by the backend: the API is the same origin and the session is the
-//! HttpOnly cookie. In the Tauri shell the page comes from the app bundle: the shell injects
-//! `window.__TICKET_EXCHANGE_API__` (the server's URL) and the session is a bearer token kept in local
-//! storage, so it survives restarts.
+//! HttpOnly cookie, which no page script can read (the UI never holds the token at all). In the Tauri
+//! shell the page comes from the app bundle: the shell injects `window.__TICKET_EXCHANGE_API__` (the
+//! server's URL) and the session is a bearer token kept in the webview's local storage, which belongs
+//! to the app's own origin, so it survives restarts.
 
 use chrono::{DateTime, Utc};
 
@@ -30,10 +31,21 @@ pub fn api_base() -> (String, bool) {
     }
 }
 
+/// Whether the session travels as a bearer token (the apps) rather than the cookie (browsers).
+pub fn uses_bearer_token() -> bool {
+    api_base().1
+}
+
+/// The apps' stored token. In a browser there is none: a token an earlier version kept is removed.
 pub fn load_token() -> Option<String> {
     #[cfg(target_arch = "wasm32")]
     {
-        web_sys::window()?.local_storage().ok()??.get_item(TOKEN_KEY).ok()?
+        let storage = web_sys::window()?.local_storage().ok()??;
+        if !uses_bearer_token() {
+            let _ = storage.remove_item(TOKEN_KEY);
+            return None;
+        }
+        storage.get_item(TOKEN_KEY).ok()?
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -44,7 +56,9 @@ pub fn load_token() -> Option<String> {
 
 pub fn store_token(token: Option<&str>) {
     #[cfg(target_arch = "wasm32")]
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+    if uses_bearer_token()
+        && let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+    {
         let _ = match token {
             Some(token) => storage.set_item(TOKEN_KEY, token),
             None => storage.remove_item(TOKEN_KEY),

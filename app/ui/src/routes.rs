@@ -2,6 +2,8 @@
 
 use dioxus::prelude::*;
 
+use crate::search::Search;
+
 use crate::views::{
     Checkout, CreateTicket, EditTicket, Landing, Login, NotFound, OrderDetail, Orders, Register, Sales, Shell,
     TicketDetail,
@@ -11,8 +13,8 @@ use crate::views::{
 #[rustfmt::skip]
 pub enum Route {
     #[layout(Shell)]
-        #[route("/")]
-        Landing {},
+        #[route("/?:..search")]
+        Landing { search: Search },
         #[route("/tickets/new")]
         CreateTicket {},
         #[route("/tickets/:id")]

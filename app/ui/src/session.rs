@@ -50,12 +50,19 @@ pub async fn refresh() {
     }
 }
 
+/// How this platform asks the server to hand over a new session: browsers only in the HttpOnly
+/// cookie, so no page script ever sees the token; the apps as a bearer token.
+pub fn delivery() -> types::SessionDelivery {
+    if platform::uses_bearer_token() { types::SessionDelivery::Token } else { types::SessionDelivery::Cookie }
+}
+
 /// Records a new sign-in.
 pub fn signed_in(view: types::SessionView) {
-    platform::store_token(Some(&view.token));
+    let token = view.token.filter(|_| platform::uses_bearer_token());
+    platform::store_token(token.as_deref());
     let mut session = SESSION.write();
     session.loaded = true;
-    session.token = Some(view.token);
+    session.token = token;
     session.user = Some(view.user);
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::{Attempt, NewSession, Registration, User};
@@ -27,6 +27,8 @@ struct RegisterRequest {
     password: Text<128>,
     /// Must be `true`: the user accepted the terms and conditions.
     terms_accepted: bool,
+    /// How the new session is handed over; both ways when absent.
+    session: Option<SessionDelivery>,
 }
 
 /// Credentials for signing in.
@@ -34,6 +36,26 @@ struct RegisterRequest {
 struct LoginRequest {
     email: EmailText,
     password: Text<128>,
+    /// How the new session is handed over; both ways when absent.
+    session: Option<SessionDelivery>,
+}
+
+/// Where a new session's token goes. A browser asks for `cookie`, so that no page script ever holds
+/// the token; an app asks for `token` and sends it as a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+enum SessionDelivery {
+    /// Only in the HttpOnly `tx_session` cookie: the body carries no token.
+    Cookie,
+    /// Only in the body's `token`: no cookie is set.
+    Token,
+}
+
+/// The `Set-Cookie` value and the body's token for `delivery` (both when absent).
+fn hand_over(state: &AppState, delivery: Option<SessionDelivery>, token: &str) -> (Option<String>, Option<String>) {
+    let cookie = (delivery != Some(SessionDelivery::Token)).then(|| session_cookie(&state.config, token));
+    let body = (delivery != Some(SessionDelivery::Cookie)).then(|| token.to_owned());
+    (cookie, body)
 }
 
 /// An account as others may see it.
@@ -56,14 +78,16 @@ impl From<User> for UserView {
 #[oai(rename_all = "camelCase")]
 struct SessionView {
     user: UserView,
-    /// Opaque session token for `Authorization: Bearer`.
-    token: String,
+    /// Opaque session token for `Authorization: Bearer`; absent when the request asked for the cookie
+    /// only.
+    #[oai(skip_serializing_if_is_none)]
+    token: Option<String>,
     expires_at: DateTime<Utc>,
 }
 
 impl SessionView {
-    fn new(user: User, session: NewSession) -> Self {
-        Self { user: user.into(), token: session.token.into_string(), expires_at: session.expires_at }
+    fn new(user: User, session: &NewSession, token: Option<String>) -> Self {
+        Self { user: user.into(), token, expires_at: session.expires_at }
     }
 }
 
@@ -78,14 +102,14 @@ struct CurrentUserView {
 enum RegisterResponse {
     /// Account created and signed in.
     #[oai(status = 201)]
-    Created(Json<SessionView>, #[oai(header = "Set-Cookie")] String),
+    Created(Json<SessionView>, #[oai(header = "Set-Cookie")] Option<String>),
 }
 
 #[derive(ApiResponse)]
 enum LoginResponse {
     /// Signed in.
     #[oai(status = 200)]
-    Ok(Json<SessionView>, #[oai(header = "Set-Cookie")] String),
+    Ok(Json<SessionView>, #[oai(header = "Set-Cookie")] Option<String>),
 }
 
 #[derive(ApiResponse)]
@@ -108,8 +132,8 @@ impl AccountsApi {
     ) -> Result<RegisterResponse, ApiError> {
         let registration = Registration::parse(body.email.as_str(), body.password.as_str(), body.terms_accepted)?;
         let (user, session) = super::register(&state.pool, registration, state.now(), state.config.sessions).await?;
-        let cookie = session_cookie(&state.config, session.token.as_str());
-        Ok(RegisterResponse::Created(Json(SessionView::new(user, session)), cookie))
+        let (cookie, token) = hand_over(&state, body.session, session.token.as_str());
+        Ok(RegisterResponse::Created(Json(SessionView::new(user, &session, token)), cookie))
     }
 
     /// Sign in with email and password.
@@ -125,8 +149,8 @@ impl AccountsApi {
         let attempt = Attempt { email: body.email.as_str(), password: body.password.as_str(), client_addr: &addr };
         let (user, session) =
             super::login(&state.pool, attempt, state.now(), state.config.sessions, state.config.login_throttle).await?;
-        let cookie = session_cookie(&state.config, session.token.as_str());
-        Ok(LoginResponse::Ok(Json(SessionView::new(user, session)), cookie))
+        let (cookie, token) = hand_over(&state, body.session, session.token.as_str());
+        Ok(LoginResponse::Ok(Json(SessionView::new(user, &session, token)), cookie))
     }
 
     /// Sign out: revokes the session.

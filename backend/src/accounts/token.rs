@@ -25,10 +25,6 @@ impl SessionToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 /// The digest stored in the database for a presented token.

@@ -39,6 +39,39 @@ async fn register_signs_in_by_cookie_and_by_bearer_token() {
 }
 
 #[tokio::test]
+async fn a_browser_gets_the_session_only_in_the_cookie_and_an_app_only_in_the_body() {
+    let app = TestApp::spawn().await;
+    let mut browser = register_body("browser@example.com", "correct horse battery");
+    browser["session"] = json!("cookie");
+    let response = app.request(Method::POST, "/api/users/register").json(&browser).send().await.expect("send");
+    let cookie = response.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    let body = expect_status(response, StatusCode::CREATED).await;
+    assert!(body.get("token").is_none(), "no token in reach of page scripts: {body}");
+    let token = cookie.strip_prefix("tx_session=").and_then(|rest| rest.split(';').next()).expect("a session cookie");
+    let by_cookie = app
+        .request(Method::GET, "/api/users/current-user")
+        .header("cookie", format!("tx_session={token}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(expect_status(by_cookie, StatusCode::OK).await["currentUser"]["email"], "browser@example.com");
+
+    let login = json!({"email": "browser@example.com", "password": "correct horse battery", "session": "token"});
+    let response = app.request(Method::POST, "/api/users/login").json(&login).send().await.expect("send");
+    assert!(response.headers().get("set-cookie").is_none(), "an app gets no cookie");
+    let body = expect_status(response, StatusCode::OK).await;
+    let token = body["token"].as_str().expect("token");
+    let by_bearer = app.request(Method::GET, "/api/users/current-user").bearer_auth(token).send().await.expect("send");
+    assert_eq!(expect_status(by_bearer, StatusCode::OK).await["currentUser"]["email"], "browser@example.com");
+
+    let mut neither = login.clone();
+    neither["session"] = json!("both");
+    let response = app.request(Method::POST, "/api/users/login").json(&neither).send().await.expect("send");
+    assert!(response.headers().get("set-cookie").is_none());
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+}
+
+#[tokio::test]
 async fn cookies_are_secure_behind_https() {
     let app = TestApp::spawn_with(&[("PUBLIC_URL", "https://tickets.example")]).await;
     let response = app

@@ -38,7 +38,7 @@ pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<ty
     let refundable = order.status == types::OrderStatus::Complete && !order.refund_pending && !started;
     rsx! {
         article { class: "card order-card", "data-order": "{id}",
-            h3 { "{order.ticket_title}" }
+            h2 { "{order.ticket_title}" }
             p { class: "price", "{total}" }
             p { class: "muted", "Order #{id}" }
             p { class: "{class}", "{label}" }

@@ -3,6 +3,7 @@ use dioxus::prelude::*;
 use crate::api::{Problem, types};
 use crate::components::{Field, FormError};
 use crate::routes::Route;
+use crate::search::Search;
 use crate::session;
 
 fn go_next(next: &str) {
@@ -11,7 +12,7 @@ fn go_next(next: &str) {
             navigator().replace(route);
         }
         _ => {
-            navigator().replace(Route::Landing {});
+            navigator().replace(Route::Landing { search: Search::default() });
         }
     }
 }
@@ -56,7 +57,12 @@ pub fn Register() -> Element {
             busy.set(true);
             let body = Problem::bounded("email", "Email", email().trim().to_owned()).and_then(|email| {
                 let password = Problem::bounded("password", "Password", password())?;
-                Ok(types::RegisterRequest { email, password, terms_accepted: terms() })
+                Ok(types::RegisterRequest {
+                    email,
+                    password,
+                    terms_accepted: terms(),
+                    session: Some(session::delivery()),
+                })
             });
             let result = match body {
                 Ok(body) => session::note(session::client().register().body(body).send().await.map_err(Problem::from)),
@@ -66,7 +72,7 @@ pub fn Register() -> Element {
             match result {
                 Ok(view) => {
                     session::signed_in(view.into_inner());
-                    navigator().replace(Route::Landing {});
+                    navigator().replace(Route::Landing { search: Search::default() });
                 }
                 Err(error) => problem.set(error),
             }
@@ -122,7 +128,7 @@ pub fn Login(next: String) -> Element {
             busy.set(true);
             let body = Problem::bounded("email", "Email", email().trim().to_owned()).and_then(|email| {
                 let password = Problem::bounded("password", "Password", password())?;
-                Ok(types::LoginRequest { email, password })
+                Ok(types::LoginRequest { email, password, session: Some(session::delivery()) })
             });
             let result = match body {
                 Ok(body) => session::note(session::client().login().body(body).send().await.map_err(Problem::from)),

@@ -202,35 +202,40 @@ fn CheckoutForm(prepared: Prepared) -> Element {
         (problem.fields.is_empty() && !problem.message.is_empty()).then(|| problem.message.clone())
     };
     rsx! {
-        section { class: "panel narrow checkout",
+        section { class: "panel checkout",
             Countdown { expires_at, on_expired: move |_| expired.set(true) }
-            h1 { "Purchase {order.ticket_title} - {total}" }
+            h1 { class: "checkout-title", "Purchase {order.ticket_title} - {total}" }
             p { class: "muted", "{price} + {tax} tax" }
             form { novalidate: true, onsubmit: move |event: FormEvent| event.prevent_default(),
-                h2 { "Billing details" }
-                Field { label: "Full name", name: "billing.name", value: name(), error: field_error("billing.name"), oninput: move |v| name.set(v) }
-                Field { label: "Email", name: "email", value: email, readonly: true, oninput: move |_| {} }
-                Field { label: "Address", name: "billing.line1", value: line1(), error: field_error("billing.line1"), oninput: move |v| line1.set(v) }
-                div { class: "row",
-                    Field { label: "City", name: "billing.city", value: city(), error: field_error("billing.city"), oninput: move |v| city.set(v) }
-                    Field { label: "Province", name: "billing.region", value: region(), error: field_error("billing.region"), oninput: move |v| region.set(v) }
-                }
-                div { class: "row",
-                    Field { label: "Postal code", name: "billing.postalCode", value: postal_code(), error: field_error("billing.postalCode"), oninput: move |v| postal_code.set(v) }
-                    Field { label: "Country", name: "billing.country", value: country(), error: field_error("billing.country"), oninput: move |v| country.set(v) }
-                }
-                h2 { "Card" }
-                div { id: CARD_ELEMENT, class: "card-element" }
-                if let Some(error) = card_error() {
-                    p { class: "field-error", "data-field": "card", "{error}" }
-                }
-                FormError { message: form_message }
-                button {
-                    id: BUY_BUTTON,
-                    class: "button",
-                    r#type: "button",
-                    disabled: busy() || expired(),
-                    if busy() { "Processing…" } else { "Buy now" }
+                div { class: "checkout-columns",
+                    div { class: "billing",
+                        h2 { "Billing details" }
+                        Field { label: "Full name", name: "billing.name", value: name(), error: field_error("billing.name"), oninput: move |v| name.set(v) }
+                        Field { label: "Address", name: "billing.line1", value: line1(), error: field_error("billing.line1"), oninput: move |v| line1.set(v) }
+                        Field { label: "City", name: "billing.city", value: city(), error: field_error("billing.city"), oninput: move |v| city.set(v) }
+                        div { class: "row",
+                            Field { label: "Province", name: "billing.region", value: region(), error: field_error("billing.region"), oninput: move |v| region.set(v) }
+                            Field { label: "Postal code", name: "billing.postalCode", value: postal_code(), error: field_error("billing.postalCode"), oninput: move |v| postal_code.set(v) }
+                        }
+                        Field { label: "Country", name: "billing.country", value: country(), error: field_error("billing.country"), oninput: move |v| country.set(v) }
+                    }
+                    div { class: "pay",
+                        h2 { "Payment" }
+                        Field { label: "Email", name: "email", value: email, readonly: true, oninput: move |_| {} }
+                        p { id: "card-label", class: "card-label", "Card" }
+                        div { id: CARD_ELEMENT, class: "card-element", role: "group", "aria-labelledby": "card-label" }
+                        if let Some(error) = card_error() {
+                            p { class: "field-error", role: "alert", "data-field": "card", "{error}" }
+                        }
+                        FormError { message: form_message }
+                        button {
+                            id: BUY_BUTTON,
+                            class: "button primary",
+                            r#type: "button",
+                            disabled: busy() || expired(),
+                            if busy() { "Processing…" } else { "Buy now" }
+                        }
+                    }
                 }
             }
         }
@@ -254,9 +259,45 @@ fn Countdown(expires_at: chrono::DateTime<chrono::Utc>, on_expired: EventHandler
             }
         }
     });
-    if remaining() <= 0 {
-        rsx! { p { class: "countdown expired", role: "status", "Order Expired" } }
-    } else {
-        rsx! { p { class: "countdown", role: "status", "Time left to pay: {format::countdown(remaining())}" } }
+    let left = remaining();
+    // The clock itself is not read out every second: a polite live region says how long is left
+    // when the hold starts and as it passes a few milestones, and when it ends.
+    let announcement = hold_announcement(left);
+    rsx! {
+        if left <= 0 {
+            p { class: "countdown expired", "Order Expired" }
+        } else {
+            p { class: "countdown", role: "timer", "aria-live": "off", "Time left to pay: {format::countdown(left)}" }
+        }
+        p { class: "visually-hidden", role: "status", "aria-live": "polite", "{announcement}" }
+    }
+}
+
+/// What the live region says with `seconds` left: it changes only at the milestones, so it is
+/// announced only then.
+fn hold_announcement(seconds: i64) -> String {
+    const MILESTONES: [(i64, &str); 5] =
+        [(30, "30 seconds"), (60, "1 minute"), (120, "2 minutes"), (300, "5 minutes"), (600, "10 minutes")];
+    if seconds <= 0 {
+        return "Order expired: the hold on this ticket has ended.".into();
+    }
+    match MILESTONES.iter().find(|(limit, _)| seconds <= *limit) {
+        Some((_, left)) => format!("Less than {left} left to pay."),
+        None => "This ticket is held for you: more than 10 minutes left to pay.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hold_announcement;
+
+    #[test]
+    fn the_hold_is_announced_at_milestones_not_every_second() {
+        let said: std::collections::BTreeSet<String> = (0..=900).map(hold_announcement).collect();
+        // One sentence above ten minutes, then five milestones, then the end.
+        assert_eq!(said.len(), 7, "{said:?}");
+        assert_eq!(hold_announcement(299), hold_announcement(121));
+        assert_eq!(hold_announcement(45), "Less than 1 minute left to pay.");
+        assert_eq!(hold_announcement(0), "Order expired: the hold on this ticket has ended.");
     }
 }

@@ -2,46 +2,234 @@ use dioxus::prelude::*;
 
 use crate::api::{Problem, types};
 use crate::components::{FormError, TicketCard};
+use crate::routes::Route;
+use crate::search::Search;
 use crate::session::{self, SESSION};
 
-/// Every available listing; owners can edit and delete their own.
+/// Listings a page of results holds; "Load more" fetches the next.
+const PAGE_SIZE: u64 = 24;
+/// The API's bound on the words searched for.
+const QUERY_MAX: usize = 100;
+
+/// One page of the market for `search`, after `cursor`.
+async fn market_page(search: &Search, cursor: Option<String>) -> Result<types::TicketPage, Problem> {
+    let (min, max) = search.price_range().map_err(|bad| Problem { message: bad.message, ..Problem::default() })?;
+    let client = session::client();
+    let mut request = client.list_tickets().limit(PAGE_SIZE).sort(search.sort());
+    if !search.q.trim().is_empty() {
+        request = request.q(search.q.trim());
+    }
+    if let Some(min) = min {
+        request = request.min_price(min);
+    }
+    if let Some(max) = max {
+        request = request.max_price(max);
+    }
+    if let Some(cursor) = cursor {
+        request = request.after(cursor);
+    }
+    session::note(request.send().await.map_err(Problem::from)).map(|page| page.into_inner())
+}
+
+/// Pages after the first, for the search they belong to.
+#[derive(Clone, PartialEq, Default)]
+struct MorePages {
+    search: Search,
+    items: Vec<types::TicketView>,
+    next: Option<String>,
+}
+
+/// The market: a search with price filters kept in the address, its listings a page at a time;
+/// owners can edit and delete their own.
 #[component]
-pub fn Landing() -> Element {
+pub fn Landing(search: Search) -> Element {
     let mut error = use_signal(|| None::<String>);
-    let mut tickets = use_resource(move || async move {
-        session::note(session::client().list_tickets().limit(100).send().await.map_err(Problem::from))
-            .map(|page| page.into_inner().items)
-    });
+    let mut more = use_signal(MorePages::default);
+    let mut loading_more = use_signal(|| false);
+    let mut first = use_resource(use_reactive!(|search| async move { market_page(&search, None).await }));
     let me = SESSION.read().user.as_ref().map(|user| user.id);
     let delete = move |ticket: types::TicketView| async move {
         let result = session::client().delete_ticket().id(ticket.id).version(ticket.version).send().await;
         match session::note(result.map_err(Problem::from)) {
             Ok(_) => {
                 error.set(None);
-                tickets.restart();
+                more.set(MorePages::default());
+                first.restart();
             }
             Err(problem) => error.set(Some(problem.message)),
         }
     };
-    rsx! {
-        h1 { "Tickets for sale" }
-        FormError { message: error() }
-        match &*tickets.read() {
-            None => rsx! { p { class: "loading", "Loading tickets…" } },
-            Some(Err(problem)) => rsx! { p { class: "form-error", "{problem.message}" } },
-            Some(Ok(items)) if items.is_empty() => rsx! { p { class: "muted", "No tickets are for sale right now." } },
-            Some(Ok(items)) => rsx! {
-                div { class: "grid",
-                    for ticket in items.clone() {
-                        TicketCard {
-                            key: "{ticket.id}",
-                            mine: me == Some(ticket.owner_id),
-                            ticket,
-                            on_delete: move |ticket| { spawn(delete(ticket)); },
+    let filtered = !search.is_empty();
+    let results = match &*first.read() {
+        None => rsx! { p { class: "loading", role: "status", "Loading tickets…" } },
+        Some(Err(problem)) => rsx! { p { class: "form-error", role: "alert", "{problem.message}" } },
+        Some(Ok(page)) if page.items.is_empty() => rsx! { EmptyMarket { filtered } },
+        Some(Ok(page)) => {
+            let extra = more.read();
+            let (items, next) = if extra.search == search {
+                (page.items.iter().chain(&extra.items).cloned().collect::<Vec<_>>(), extra.next.clone())
+            } else {
+                (page.items.clone(), page.next_cursor.clone())
+            };
+            let shown = items.len();
+            let for_more = search.clone();
+            rsx! {
+                p { class: "result-count", role: "status",
+                    if next.is_some() { "Showing the first {shown} tickets" } else if shown == 1 { "1 ticket" } else { "{shown} tickets" }
+                }
+                ul { class: "grid", "aria-label": "Tickets",
+                    for ticket in items {
+                        li { key: "{ticket.id}",
+                            TicketCard {
+                                mine: me == Some(ticket.owner_id),
+                                ticket,
+                                on_delete: move |ticket| { spawn(delete(ticket)); },
+                            }
                         }
                     }
                 }
-            },
+                if let Some(cursor) = next {
+                    div { class: "load-more",
+                        button {
+                            class: "button secondary",
+                            disabled: loading_more(),
+                            onclick: move |_| {
+                                let (search, cursor) = (for_more.clone(), cursor.clone());
+                                async move {
+                                    loading_more.set(true);
+                                    let page = market_page(&search, Some(cursor)).await;
+                                    loading_more.set(false);
+                                    match page {
+                                        Ok(page) => {
+                                            let mut extra = more.write();
+                                            if extra.search != search {
+                                                *extra = MorePages { search, ..MorePages::default() };
+                                            }
+                                            extra.items.extend(page.items);
+                                            extra.next = page.next_cursor;
+                                        }
+                                        Err(problem) => error.set(Some(problem.message)),
+                                    }
+                                }
+                            },
+                            if loading_more() { "Loading…" } else { "Load more" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    rsx! {
+        h1 { class: "visually-hidden", "Tickets for sale" }
+        SearchForm { search }
+        FormError { message: error() }
+        section { class: "results", "aria-label": "Results", {results} }
+    }
+}
+
+/// The search box and price filters. Each change updates the address (replacing, not adding to,
+/// the history), which the results follow.
+#[component]
+fn SearchForm(search: Search) -> Element {
+    let mut form = use_signal(|| search.clone());
+    // Back, forward, or a link to the bare market: the fields show what the address says.
+    use_effect(use_reactive!(|search| {
+        if *form.peek() != search && form.peek().price_range().is_ok() {
+            form.set(search);
+        }
+    }));
+    let mut change = move |edit: &dyn Fn(&mut Search)| {
+        edit(&mut form.write());
+        let wanted = form.peek().clone();
+        if wanted.price_range().is_ok() {
+            navigator().replace(Route::Landing { search: wanted });
+        }
+    };
+    let current = form();
+    let bad = current.price_range().err();
+    let invalid = |field: &str| bad.as_ref().is_some_and(|bad| bad.field == field);
+    let (min_invalid, max_invalid) = (invalid("min"), invalid("max"));
+    rsx! {
+        form {
+            class: "search",
+            role: "search",
+            "aria-label": "Search tickets",
+            onsubmit: move |event: FormEvent| event.prevent_default(),
+            div { class: "field search-words",
+                label { r#for: "search-q", "Search events, venues and cities" }
+                input {
+                    id: "search-q",
+                    name: "q",
+                    r#type: "search",
+                    maxlength: QUERY_MAX as i64,
+                    autocomplete: "off",
+                    value: "{current.q}",
+                    oninput: move |event| change(&|s: &mut Search| s.q = event.value()),
+                }
+            }
+            div { class: "field price-bound",
+                label { r#for: "search-min", "Lowest price ($)" }
+                input {
+                    id: "search-min",
+                    name: "min",
+                    inputmode: "decimal",
+                    value: "{current.min}",
+                    class: if min_invalid { "invalid" },
+                    "aria-invalid": if min_invalid { "true" },
+                    "aria-describedby": if min_invalid { "search-error" },
+                    oninput: move |event| change(&|s: &mut Search| s.min = event.value()),
+                }
+            }
+            div { class: "field price-bound",
+                label { r#for: "search-max", "Highest price ($)" }
+                input {
+                    id: "search-max",
+                    name: "max",
+                    inputmode: "decimal",
+                    value: "{current.max}",
+                    class: if max_invalid { "invalid" },
+                    "aria-invalid": if max_invalid { "true" },
+                    "aria-describedby": if max_invalid { "search-error" },
+                    oninput: move |event| change(&|s: &mut Search| s.max = event.value()),
+                }
+            }
+            div { class: "field sort",
+                label { r#for: "search-sort", "Order" }
+                select {
+                    id: "search-sort",
+                    name: "sort",
+                    value: if current.by_price { "price" } else { "start" },
+                    onchange: move |event| change(&|s: &mut Search| s.by_price = event.value() == "price"),
+                    option { value: "start", selected: !current.by_price, "Soonest first" }
+                    option { value: "price", selected: current.by_price, "Cheapest first" }
+                }
+            }
+            if let Some(bad) = bad {
+                p { id: "search-error", class: "field-error", role: "alert", "data-field": "{bad.field}", "{bad.message}" }
+            }
+        }
+    }
+}
+
+/// Nothing to show: says why, and what to do next.
+#[component]
+fn EmptyMarket(filtered: bool) -> Element {
+    let signed_in = SESSION.read().user.is_some();
+    rsx! {
+        div { class: "empty panel",
+            if filtered {
+                h2 { "No tickets match your search" }
+                p { "Try fewer or different words, or widen the price range." }
+                Link { class: "button secondary", to: Route::Landing { search: Search::default() }, "Clear the search" }
+            } else {
+                h2 { "No tickets are for sale right now" }
+                p { "New listings appear here as soon as sellers add them." }
+                if signed_in {
+                    Link { class: "button", to: Route::CreateTicket {}, "List a ticket" }
+                } else {
+                    Link { class: "button", to: Route::Register {}, "Register to sell a ticket" }
+                }
+            }
         }
     }
 }

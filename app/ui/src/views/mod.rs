@@ -24,15 +24,20 @@ pub use ticket_form::{CreateTicket, EditTicket};
 use crate::api::{Problem, types};
 use crate::components::Header;
 use crate::routes::Route;
+use crate::search::Search;
 use crate::session::{self, SESSION};
 
 /// The frame of every page: the header, then the page.
 #[component]
 pub fn Shell() -> Element {
     use_future(|| async { session::refresh().await });
+    // The market has the original's backdrop of circles; the other pages its plain blue.
+    let backdrop = matches!(use_route::<Route>(), Route::Landing { .. });
     rsx! {
-        Header {}
-        main { class: "page", Outlet::<Route> {} }
+        div { class: if backdrop { "app backdrop" } else { "app" },
+            Header {}
+            main { class: "page", Outlet::<Route> {} }
+        }
     }
 }
 
@@ -60,7 +65,7 @@ pub fn NotFound(segments: Vec<String>) -> Element {
         section { class: "panel",
             h1 { "Page not found" }
             p { "There is nothing at /{path}." }
-            Link { class: "button", to: Route::Landing {}, "Back to tickets" }
+            Link { class: "button", to: Route::Landing { search: Search::default() }, "Back to tickets" }
         }
     }
 }

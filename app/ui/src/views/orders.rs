@@ -47,7 +47,7 @@ fn OrderHistory() -> Element {
             Some(Err(problem)) => rsx! { p { class: "form-error", "{problem.message}" } },
             Some(Ok(items)) if items.is_empty() => rsx! { p { class: "muted", "You have no orders yet." } },
             Some(Ok(items)) => rsx! {
-                div { class: "grid",
+                div { class: "grid orders",
                     for order in items.clone() {
                         OrderCard {
                             key: "{order.id}",

@@ -1,0 +1,172 @@
+//! A search of the market as the landing page's address carries it (`/?q=jazz+night&min=20&max=80&sort=price`),
+//! so a search can be shared and survives a reload.
+
+use std::fmt;
+
+use crate::api::types;
+use crate::format;
+
+/// What a buyer asked for: words, a price range as typed (dollars), and the order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Search {
+    pub q: String,
+    pub min: String,
+    pub max: String,
+    /// Cheapest first rather than soonest first.
+    pub by_price: bool,
+}
+
+/// A price bound that is not a price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadPrice {
+    /// `min` or `max`.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Search {
+    pub fn is_empty(&self) -> bool {
+        self.q.trim().is_empty() && self.min.trim().is_empty() && self.max.trim().is_empty()
+    }
+
+    /// The price range in minor units, or which bound is not a price.
+    pub fn price_range(&self) -> Result<(Option<i64>, Option<i64>), BadPrice> {
+        let bound = |field: &'static str, label: &str, raw: &str| {
+            if raw.trim().is_empty() {
+                return Ok(None);
+            }
+            format::parse_price(raw)
+                .map(Some)
+                .ok_or_else(|| BadPrice { field, message: format!("{label} must be an amount such as 20 or 19.50.") })
+        };
+        let min = bound("min", "Lowest price", &self.min)?;
+        let max = bound("max", "Highest price", &self.max)?;
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(BadPrice { field: "max", message: "Highest price must not be below the lowest.".into() });
+        }
+        Ok((min, max))
+    }
+
+    pub fn sort(&self) -> types::MarketSort {
+        if self.by_price { types::MarketSort::Price } else { types::MarketSort::Start }
+    }
+}
+
+/// `%XX` for the characters that would change how the query splits, and `+` for spaces. The router
+/// decodes the whole query once before [`From<&str>`] sees it, so the escapes are themselves escaped.
+fn escape(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            ' ' => out.push('+'),
+            '&' | '=' | '+' | '%' | '#' => out.push_str(&format!("%25{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(value: &str) -> String {
+    let bytes = value.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl From<&str> for Search {
+    fn from(query: &str) -> Self {
+        let mut search = Self::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = unescape(value);
+            match key {
+                "q" => search.q = value,
+                "min" => search.min = value,
+                "max" => search.max = value,
+                "sort" => search.by_price = value == "price",
+                _ => {}
+            }
+        }
+        search
+    }
+}
+
+impl fmt::Display for Search {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        for (key, value) in [("q", self.q.trim()), ("min", self.min.trim()), ("max", self.max.trim())] {
+            if !value.is_empty() {
+                out.push_str(if out.is_empty() { "" } else { "&" });
+                out.push_str(key);
+                out.push('=');
+                escape(value, &mut out);
+            }
+        }
+        if self.by_price {
+            out.push_str(if out.is_empty() { "sort=price" } else { "&sort=price" });
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the router does between `Display` and `From<&str>`: the address, decoded once.
+    fn through_the_address(search: &Search) -> Search {
+        let shown = search.to_string();
+        let mut decoded = Vec::new();
+        let bytes = shown.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                decoded.push(
+                    u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex"), 16).expect("hex"),
+                );
+                i += 3;
+            } else {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+        Search::from(String::from_utf8(decoded).expect("utf-8").as_str())
+    }
+
+    #[test]
+    fn a_search_survives_the_address_bar() {
+        let search = Search {
+            q: "Jazz & Blues = 100% + more #1 café".into(),
+            min: "20".into(),
+            max: "80.5".into(),
+            by_price: true,
+        };
+        assert_eq!(through_the_address(&search), search);
+        let plain = Search { q: "jazz night".into(), ..Search::default() };
+        assert_eq!(plain.to_string(), "q=jazz+night");
+        assert_eq!(Search::default().to_string(), "");
+        assert_eq!(Search::from("sort=price&x=1"), Search { by_price: true, ..Search::default() });
+    }
+
+    #[test]
+    fn price_bounds_are_amounts_in_order() {
+        let search = |min: &str, max: &str| Search { min: min.into(), max: max.into(), ..Search::default() };
+        assert_eq!(search("20", "80.50").price_range(), Ok((Some(2000), Some(8050))));
+        assert_eq!(search("", "").price_range(), Ok((None, None)));
+        assert_eq!(search("cheap", "").price_range().map_err(|e| e.field), Err("min"));
+        assert_eq!(search("90", "10").price_range().map_err(|e| e.field), Err("max"));
+    }
+}
