@@ -180,6 +180,18 @@ test('the market is searched by words and price, kept in the address, a page at 
   const names = await page.locator('.ticket-card h2').allTextContents();
   assert.deepEqual(names, Array.from({ length: 26 }, (_, i) => `${many} ${String(i).padStart(2, '0')}`));
   assert.equal(await page.locator('button:has-text("Load more")').count(), 0);
+
+  // The whole market pages too (it holds more than a page by now).
+  await page.goto(stack.url);
+  await page.waitForSelector('.result-count:has-text("Showing the first 24 tickets")');
+  await page.click('button:has-text("Load more")');
+  await page.waitForFunction(() => document.querySelectorAll('.ticket-card').length > 24);
+
+  // Typed key by key, as people type: spaces between words stay, and the results follow.
+  await page.locator('input[name=q]').pressSequentially(`${many} 0`, { delay: 20 });
+  await page.waitForURL(new RegExp(`q=${many}\\+0$`));
+  assert.equal(await page.inputValue('input[name=q]'), `${many} 0`);
+  await page.waitForSelector('.result-count:has-text("10 tickets")');
   await page.close();
 });
 
@@ -248,6 +260,7 @@ test('a buyer signs in and buys a ticket with the keyboard alone, focus always i
 });
 
 test('every other page passes the accessibility checks at both widths', async () => {
+  await apiListing(await apiSeller(), `Pages ${unique()}`, 3500);
   const page = await stack.page();
   await page.goto(`${stack.url}/register`);
   await page.waitForSelector('h1:has-text("Register")');

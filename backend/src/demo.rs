@@ -1,13 +1,15 @@
 //! A market to look at on a first run: `ticket-exchange demo` fills a database that has no accounts
 //! yet with a few sellers and their listings (each with its ticket file), through the same rules as
-//! the API. A database anyone has used is left alone.
+//! the API. A database anyone else has used is left alone, and so is a public (https) site.
 //!
 //! Every demo seller signs in with [`PASSWORD`].
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel::QueryDsl;
-use diesel::dsl::{exists, select};
+use diesel::dsl::{exists, select, sql};
+use diesel::sql_types::{Array, Bool, Text};
+use diesel::{OptionalExtension, QueryDsl};
 use diesel_async::RunQueryDsl;
+use uuid::Uuid;
 
 use crate::accounts::{self, Registration};
 use crate::db::{self, schema};
@@ -55,51 +57,90 @@ pub fn seller_emails() -> impl Iterator<Item = &'static str> {
 /// What [`seed`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seeded {
-    /// The database was empty: this many sellers and listings were added.
+    /// This many sellers and listings were added (none when an earlier run had added them all).
     Market { sellers: usize, listings: usize },
-    /// Someone has an account already: nothing was added.
+    /// Someone other than the demo sellers has an account: nothing was added.
     InUse,
+    /// `PUBLIC_URL` is https: a demo market, with its published password, is not added to a public
+    /// site.
+    PublicSite,
 }
 
-/// Fills an empty market; see the module's documentation.
+/// Fills an empty market; see the module's documentation. A run that stopped half-way is finished
+/// by the next: sellers and listings that exist are kept, missing ones added, and a listing without
+/// its file gets it.
 pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
+    if state.config.public_url.starts_with("https://") {
+        return Ok(Seeded::PublicSite);
+    }
+    let demo: Vec<String> = seller_emails().map(str::to_lowercase).collect();
     let mut conn = db::conn(&state.pool).await?;
-    let in_use: bool = select(exists(schema::users::table.select(schema::users::id))).get_result(&mut conn).await?;
+    let others = schema::users::table
+        .filter(sql::<Bool>("lower(email) <> ALL(").bind::<Array<Text>, _>(&demo).sql(")"))
+        .select(schema::users::id);
+    let in_use: bool = select(exists(others)).get_result(&mut conn).await?;
     drop(conn);
     if in_use {
         return Ok(Seeded::InUse);
     }
     let now = state.now();
-    let mut listings = 0;
+    let (mut sellers, mut added) = (0, 0);
     for (email, items) in SELLERS {
-        let registration = Registration::parse(email, PASSWORD, true).map_err(|err| anyhow::anyhow!("{err:?}"))?;
-        let (seller, _session) = accounts::register(&state.pool, registration, now, state.config.sessions).await?;
+        let (seller_id, registered) = demo_seller(state, email, now).await?;
+        sellers += usize::from(registered);
+        let mut conn = db::conn(&state.pool).await?;
+        let existing = listings::store::list_for_owner(&mut conn, seller_id, 100).await?;
+        drop(conn);
         for item in *items {
             let (event_name, venue, city, time_zone, days, section, row, price) = *item;
             let starts_at = local_evening(now, days, time_zone)?;
-            let input = DraftInput {
-                event_name,
-                venue,
-                city,
-                starts_at: &starts_at,
-                time_zone,
-                section: Some(section),
-                row: Some(row),
-                seat: None,
-                face_value: price,
-                price,
-                currency: None,
+            let ticket = match existing.iter().find(|ticket| ticket.event_name == event_name) {
+                Some(ticket) if ticket.file_key.is_some() => continue,
+                Some(ticket) => ticket.clone(),
+                None => {
+                    let input = DraftInput {
+                        event_name,
+                        venue,
+                        city,
+                        starts_at: &starts_at,
+                        time_zone,
+                        section: Some(section),
+                        row: Some(row),
+                        seat: None,
+                        face_value: price,
+                        price,
+                        currency: None,
+                    };
+                    let draft = TicketDraft::parse(input, state.config.price_cap, now)
+                        .map_err(|err| anyhow::anyhow!("demo listing {event_name}: {err:?}"))?;
+                    listings::create(&state.pool, seller_id, &draft, now).await?
+                }
             };
-            let draft =
-                TicketDraft::parse(input, state.config.price_cap, now).map_err(|err| anyhow::anyhow!("{err:?}"))?;
-            let ticket = listings::create(&state.pool, seller.id, &draft, now).await?;
             let file = ticket_pdf(event_name, venue, &starts_at, section, row);
-            ticket_files::attach(&state.pool, &*state.files, seller.id, ticket.id, &file, Some("application/pdf"), now)
+            ticket_files::attach(&state.pool, &*state.files, seller_id, ticket.id, &file, Some("application/pdf"), now)
                 .await?;
-            listings += 1;
+            added += 1;
         }
     }
-    Ok(Seeded::Market { sellers: SELLERS.len(), listings })
+    Ok(Seeded::Market { sellers, listings: added })
+}
+
+/// The demo seller `email`, registered unless an earlier run did; and whether this run did.
+async fn demo_seller(state: &AppState, email: &str, now: DateTime<Utc>) -> anyhow::Result<(Uuid, bool)> {
+    let mut conn = db::conn(&state.pool).await?;
+    let found: Option<Uuid> = schema::users::table
+        .filter(sql::<Bool>("lower(email) = ").bind::<Text, _>(email.to_lowercase()))
+        .select(schema::users::id)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    drop(conn);
+    if let Some(id) = found {
+        return Ok((id, false));
+    }
+    let registration = Registration::parse(email, PASSWORD, true).map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let (seller, _session) = accounts::register(&state.pool, registration, now, state.config.sessions).await?;
+    Ok((seller.id, true))
 }
 
 /// 19:30 at the venue, `days` after `now`, as the listing form writes it (`2027-01-14T19:30`).

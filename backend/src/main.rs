@@ -144,8 +144,14 @@ async fn demo() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(demo::Seeded::InUse) => {
-            println!("demo: the database has accounts already; nothing was added");
+            println!("demo: the database has other accounts already; nothing was added");
             ExitCode::SUCCESS
+        }
+        Ok(demo::Seeded::PublicSite) => {
+            eprintln!(
+                "demo: PUBLIC_URL is https; a demo market with a published password is not added to a public site"
+            );
+            ExitCode::from(2)
         }
         Err(err) => {
             eprintln!("demo: {err:#}");

@@ -14,9 +14,11 @@ use tauri::{WebviewUrl, WebviewWindowBuilder};
 
 const DEFAULT_API_URL: &str = "http://127.0.0.1:8080";
 
-/// A setting from the environment at run time, else as it was when the app was built.
+/// A setting from the environment at run time, else as it was when the app was built (an empty value
+/// counts as unset), trimmed.
 fn setting(name: &str, built: Option<&'static str>) -> Option<String> {
-    std::env::var(name).ok().or_else(|| built.map(str::to_owned)).filter(|value| !value.trim().is_empty())
+    let given = |value: &str| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
+    std::env::var(name).ok().as_deref().and_then(given).or_else(|| built.and_then(given))
 }
 
 fn api_url() -> String {
@@ -24,9 +26,15 @@ fn api_url() -> String {
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
 }
 
-/// The script that tells the UI where the server is.
-fn bootstrap_script(api: &str) -> String {
-    format!("window.__TICKET_EXCHANGE_API__ = {};", serde_json::Value::String(api.trim_end_matches('/').to_owned()))
+/// The script that tells the UI where the server is and, when one is configured, which Stripe.js
+/// stand-in (an origin) it may run.
+fn bootstrap_script(api: &str, stand_in: Option<&str>) -> String {
+    let json = |value: &str| serde_json::Value::String(value.to_owned());
+    let mut script = format!("window.__TICKET_EXCHANGE_API__ = {};", json(api.trim_end_matches('/')));
+    if let Some(origin) = stand_in {
+        script.push_str(&format!(" window.__TICKET_EXCHANGE_STRIPE_STAND_IN__ = {};", json(origin)));
+    }
+    script
 }
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
@@ -38,7 +46,8 @@ pub fn run() {
         eprintln!("Ticket Exchange could not start: {err}");
         std::process::exit(1);
     }
-    let script = bootstrap_script(&api);
+    let stand_in = stripe_js.as_deref().and_then(policy::stand_in_origin);
+    let script = bootstrap_script(&api, stand_in.as_deref());
     let result = tauri::Builder::default()
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
@@ -63,9 +72,13 @@ mod tests {
     #[test]
     fn the_api_url_is_injected_as_a_json_string() {
         assert_eq!(
-            bootstrap_script("https://tickets.example/"),
+            bootstrap_script("https://tickets.example/", None),
             r#"window.__TICKET_EXCHANGE_API__ = "https://tickets.example";"#
         );
-        assert_eq!(bootstrap_script("x\";alert(1)//"), r#"window.__TICKET_EXCHANGE_API__ = "x\";alert(1)";"#);
+        assert_eq!(bootstrap_script("x\";alert(1)//", None), r#"window.__TICKET_EXCHANGE_API__ = "x\";alert(1)";"#);
+        assert_eq!(
+            bootstrap_script("http://127.0.0.1:8080", Some("http://127.0.0.1:8420")),
+            r#"window.__TICKET_EXCHANGE_API__ = "http://127.0.0.1:8080"; window.__TICKET_EXCHANGE_STRIPE_STAND_IN__ = "http://127.0.0.1:8420";"#
+        );
     }
 }

@@ -62,8 +62,8 @@ pub fn allow_servers(csp: &mut Option<Csp>, api_url: &str, stripe_js_url: Option
     };
     allow("connect-src", &origin(api_url)?);
     if let Some(url) = stripe_js_url {
-        let stand_in = origin(url)?;
-        if stand_in != STRIPE_JS_ORIGIN {
+        origin(url)?;
+        if let Some(stand_in) = stand_in_origin(url) {
             for directive in ["connect-src", "script-src", "frame-src"] {
                 allow(directive, &stand_in);
             }
@@ -75,16 +75,29 @@ pub fn allow_servers(csp: &mut Option<Csp>, api_url: &str, stripe_js_url: Option
     if wide.is_empty() { Ok(()) } else { Err(PolicyError::TooWide(wide)) }
 }
 
+/// The origin of a Stripe.js that is not Stripe's own (a stand-in the UI fetches and runs), if `url`
+/// is one.
+pub fn stand_in_origin(url: &str) -> Option<String> {
+    origin(url).ok().filter(|origin| origin != STRIPE_JS_ORIGIN)
+}
+
 /// Sources in `policy` (directive → sources) that let in more than named hosts: a bare scheme
-/// (`https:`), `*`, or a host wildcard outside Stripe's own domain.
+/// (`https:`; `data:` only for images and fonts, `ipc:` being the app's own), `*`, a host wildcard
+/// other than Stripe's own subdomains, or inline scripts.
 pub fn too_wide<'a>(policy: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     policy
         .into_iter()
-        .filter(|(_, source)| {
-            let bare_scheme = source.ends_with(':') && !matches!(*source, "ipc:" | "data:");
-            let stripe_subdomains = source.starts_with("https://*.") && source.ends_with(".stripe.com");
+        .filter(|(directive, source)| {
+            let bare_scheme = source.ends_with(':')
+                && !(*source == "ipc:" || *source == "data:" && matches!(*directive, "img-src" | "font-src"));
+            let stripe_subdomains = source.strip_prefix("https://*.").is_some_and(|host| {
+                host == "stripe.com"
+                    || host.ends_with(".stripe.com")
+                        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            });
             let wildcard = source.contains('*') && !stripe_subdomains;
-            bare_scheme || wildcard
+            let inline_scripts = *source == "'unsafe-inline'" && directive.starts_with("script-src");
+            bare_scheme || wildcard || inline_scripts
         })
         .map(|(directive, source)| format!("{directive} {source}"))
         .collect()
@@ -119,9 +132,17 @@ mod tests {
 
     #[test]
     fn wildcards_are_found() {
-        let wide =
-            [("connect-src", "https:"), ("script-src", "*"), ("img-src", "https://*.example.com"), ("x", "http://*")];
-        assert_eq!(too_wide(wide).len(), 4);
+        let wide = [
+            ("connect-src", "https:"),
+            ("script-src", "*"),
+            ("img-src", "https://*.example.com"),
+            ("x", "http://*"),
+            ("script-src", "https://*.evil.com/x.stripe.com"),
+            ("script-src", "data:"),
+            ("script-src", "'unsafe-inline'"),
+        ];
+        assert_eq!(too_wide(wide).len(), wide.len());
+        assert!(too_wide([("img-src", "data:"), ("img-src", "https://*.stripe.com")]).is_empty());
         assert!(too_wide([("script-src", "https://*.js.stripe.com"), ("connect-src", "ipc:")]).is_empty());
     }
 

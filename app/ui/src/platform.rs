@@ -31,6 +31,28 @@ pub fn api_base() -> (String, bool) {
     }
 }
 
+/// Whether Stripe.js at `js_url`, which is not Stripe's own, may be fetched and run in this page (a
+/// stand-in such as localstripe). In a browser the server that names it also serves the page and its
+/// policy; in the apps only the stand-in the shell was configured with
+/// (`window.__TICKET_EXCHANGE_STRIPE_STAND_IN__`, an origin) is run.
+pub fn trusts_stand_in(js_url: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        if !uses_bearer_token() {
+            return true;
+        }
+        let stand_in = web_sys::window()
+            .and_then(|w| js_sys::Reflect::get(&w, &"__TICKET_EXCHANGE_STRIPE_STAND_IN__".into()).ok())
+            .and_then(|value| value.as_string());
+        stand_in.is_some_and(|origin| js_url.strip_prefix(origin.as_str()).is_some_and(|rest| rest.starts_with('/')))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = js_url;
+        false
+    }
+}
+
 /// Whether the session travels as a bearer token (the apps) rather than the cookie (browsers).
 pub fn uses_bearer_token() -> bool {
     api_base().1

@@ -18,6 +18,8 @@ try {
         script.onerror = () => reject(new Error('The payment form could not be loaded.'));
         document.head.appendChild(script);
       });
+    } else if (!cfg.trusted) {
+      throw new Error('The payment form comes from a server this app does not trust.');
     } else {
       // A Stripe-compatible stand-in (localstripe): its script declares a global `class Element`,
       // which would shadow the DOM's Element for every script on the page, the UI's own included.
@@ -68,8 +70,11 @@ impl CardForm {
     /// Loads Stripe.js, mounts the card element into `element` and watches `button`.
     pub fn start(js_url: &str, publishable_key: &str, element: &str, button: &str) -> Result<Self, String> {
         let eval = document::eval(CHECKOUT);
-        eval.send(json!({"url": js_url, "key": publishable_key, "element": element, "button": button}))
-            .map_err(|err| err.to_string())?;
+        let trusted = crate::platform::trusts_stand_in(js_url);
+        eval.send(
+            json!({"url": js_url, "key": publishable_key, "element": element, "button": button, "trusted": trusted}),
+        )
+        .map_err(|err| err.to_string())?;
         Ok(Self { eval })
     }
 

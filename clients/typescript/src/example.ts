@@ -64,23 +64,29 @@ export async function cheapListings(client: TicketExchangeClient, maxPrice: numb
   return data.items.filter((ticket) => ticket.status === "available");
 }
 
-/** POST /api/users/login: returns the session, whose `token` is sent as a bearer token. */
-export async function logIn(client: TicketExchangeClient, email: string, password: string): Promise<SessionView> {
+/** A session whose token came in the body (`session: "token"`), sent as a bearer token. */
+export type BearerSession = SessionView & { token: string };
+
+/** POST /api/users/login, asking for the token in the body (and no cookie). */
+export async function logIn(client: TicketExchangeClient, email: string, password: string): Promise<BearerSession> {
   const { data, error, response } = await client.POST("/api/users/login", {
-    body: { email, password },
+    body: { email, password, session: "token" },
   });
   if (error !== undefined) {
     throw new ApiError(response.status, error, response.headers.get("Retry-After"));
   }
+  if (data.token === undefined) {
+    throw new Error("the server answered a token sign-in without a token");
+  }
   console.log(`signed in as ${data.user.email} (${data.user.id}) until ${data.expiresAt}`);
-  return data;
+  return { ...data, token: data.token };
 }
 
 /**
  * POST /api/orders: reserve a listing. `null` when someone else holds it (409); any other error
  * is thrown with the server's codes and messages.
  */
-export async function reserve(client: TicketExchangeClient, session: SessionView, ticket: TicketView): Promise<OrderView | null> {
+export async function reserve(client: TicketExchangeClient, session: BearerSession, ticket: TicketView): Promise<OrderView | null> {
   const { data, error, response } = await client.POST("/api/orders", {
     body: { ticketId: ticket.id },
     headers: { Authorization: `Bearer ${session.token}` },

@@ -155,7 +155,7 @@ pub fn Login(next: String) -> Element {
                 FormError { message: general }
                 button { class: "button", r#type: "submit", disabled: busy(), if busy() { "Signing in…" } else { "Login" } }
             }
-            p { class: "muted", "New here? " Link { to: Route::Register {}, "Register" } }
+            p { class: "muted form-foot", "New here? " Link { to: Route::Register {}, "Register" } }
         }
     }
 }

@@ -259,10 +259,14 @@ fn Countdown(expires_at: chrono::DateTime<chrono::Utc>, on_expired: EventHandler
             }
         }
     });
+    // The live region is in the page, empty, before it says anything: screen readers announce
+    // what changes in a region, not what a region is born with.
+    let mut listening = use_signal(|| false);
+    use_effect(move || listening.set(true));
     let left = remaining();
     // The clock itself is not read out every second: a polite live region says how long is left
     // when the hold starts and as it passes a few milestones, and when it ends.
-    let announcement = hold_announcement(left);
+    let announcement = if listening() { hold_announcement(left) } else { String::new() };
     rsx! {
         if left <= 0 {
             p { class: "countdown expired", "Order Expired" }
@@ -281,9 +285,9 @@ fn hold_announcement(seconds: i64) -> String {
     if seconds <= 0 {
         return "Order expired: the hold on this ticket has ended.".into();
     }
-    match MILESTONES.iter().find(|(limit, _)| seconds <= *limit) {
+    match MILESTONES.iter().find(|(limit, _)| seconds < *limit) {
         Some((_, left)) => format!("Less than {left} left to pay."),
-        None => "This ticket is held for you: more than 10 minutes left to pay.".into(),
+        None => "This ticket is held for you: at least 10 minutes left to pay.".into(),
     }
 }
 
@@ -296,7 +300,8 @@ mod tests {
         let said: std::collections::BTreeSet<String> = (0..=900).map(hold_announcement).collect();
         // One sentence above ten minutes, then five milestones, then the end.
         assert_eq!(said.len(), 7, "{said:?}");
-        assert_eq!(hold_announcement(299), hold_announcement(121));
+        assert_eq!(hold_announcement(299), hold_announcement(120));
+        assert_eq!(hold_announcement(600), "This ticket is held for you: at least 10 minutes left to pay.");
         assert_eq!(hold_announcement(45), "Less than 1 minute left to pay.");
         assert_eq!(hold_announcement(0), "Order expired: the hold on this ticket has ended.");
     }

@@ -31,10 +31,11 @@ async fn market_page(search: &Search, cursor: Option<String>) -> Result<types::T
     session::note(request.send().await.map_err(Problem::from)).map(|page| page.into_inner())
 }
 
-/// Pages after the first, for the search they belong to.
+/// Pages after the first, for the search and the first page they follow (none until "Load more").
 #[derive(Clone, PartialEq, Default)]
 struct MorePages {
-    search: Search,
+    /// The search and [`Landing`]'s generation of its first page these pages follow.
+    after: Option<(Search, u32)>,
     items: Vec<types::TicketView>,
     next: Option<String>,
 }
@@ -46,13 +47,26 @@ pub fn Landing(search: Search) -> Element {
     let mut error = use_signal(|| None::<String>);
     let mut more = use_signal(MorePages::default);
     let mut loading_more = use_signal(|| false);
+    // Bumped whenever the first page is fetched anew (a delete), so pages fetched after the old one
+    // are dropped rather than appended to the new one.
+    let mut generation = use_signal(|| 0_u32);
     let mut first = use_resource(use_reactive!(|search| async move { market_page(&search, None).await }));
+    // The search now (a Load more that finishes after it changed is dropped); a new search starts
+    // without the last one's error.
+    let mut latest = use_signal(|| search.clone());
+    use_effect(use_reactive!(|search| {
+        if *latest.peek() != search {
+            latest.set(search);
+            error.set(None);
+        }
+    }));
     let me = SESSION.read().user.as_ref().map(|user| user.id);
     let delete = move |ticket: types::TicketView| async move {
         let result = session::client().delete_ticket().id(ticket.id).version(ticket.version).send().await;
         match session::note(result.map_err(Problem::from)) {
             Ok(_) => {
                 error.set(None);
+                *generation.write() += 1;
                 more.set(MorePages::default());
                 first.restart();
             }
@@ -60,23 +74,27 @@ pub fn Landing(search: Search) -> Element {
         }
     };
     let filtered = !search.is_empty();
-    let results = match &*first.read() {
-        None => rsx! { p { class: "loading", role: "status", "Loading tickets…" } },
-        Some(Err(problem)) => rsx! { p { class: "form-error", role: "alert", "{problem.message}" } },
-        Some(Ok(page)) if page.items.is_empty() => rsx! { EmptyMarket { filtered } },
+    let current = (search.clone(), generation());
+    // One status line for every state, so screen readers hear it change rather than appear.
+    let (status, results) = match &*first.read() {
+        None => ("Loading tickets…".to_owned(), rsx! {}),
+        Some(Err(problem)) => (String::new(), rsx! { p { class: "form-error", role: "alert", "{problem.message}" } }),
+        Some(Ok(page)) if page.items.is_empty() => ("No tickets found.".to_owned(), rsx! { EmptyMarket { filtered } }),
         Some(Ok(page)) => {
             let extra = more.read();
-            let (items, next) = if extra.search == search {
+            let (items, next) = if extra.after.as_ref() == Some(&current) {
                 (page.items.iter().chain(&extra.items).cloned().collect::<Vec<_>>(), extra.next.clone())
             } else {
                 (page.items.clone(), page.next_cursor.clone())
             };
             let shown = items.len();
-            let for_more = search.clone();
-            rsx! {
-                p { class: "result-count", role: "status",
-                    if next.is_some() { "Showing the first {shown} tickets" } else if shown == 1 { "1 ticket" } else { "{shown} tickets" }
-                }
+            let status = match (&next, shown) {
+                (Some(_), shown) => format!("Showing the first {shown} tickets"),
+                (None, 1) => "1 ticket".to_owned(),
+                (None, shown) => format!("{shown} tickets"),
+            };
+            let for_more = current.clone();
+            let results = rsx! {
                 ul { class: "grid", "aria-label": "Tickets",
                     for ticket in items {
                         li { key: "{ticket.id}",
@@ -94,16 +112,20 @@ pub fn Landing(search: Search) -> Element {
                             class: "button secondary",
                             disabled: loading_more(),
                             onclick: move |_| {
-                                let (search, cursor) = (for_more.clone(), cursor.clone());
+                                let (after, cursor) = (for_more.clone(), cursor.clone());
                                 async move {
                                     loading_more.set(true);
-                                    let page = market_page(&search, Some(cursor)).await;
+                                    let page = market_page(&after.0, Some(cursor)).await;
                                     loading_more.set(false);
+                                    // The search or its first page changed meanwhile: this page belongs to neither.
+                                    if (latest.peek().clone(), *generation.peek()) != after {
+                                        return;
+                                    }
                                     match page {
                                         Ok(page) => {
                                             let mut extra = more.write();
-                                            if extra.search != search {
-                                                *extra = MorePages { search, ..MorePages::default() };
+                                            if extra.after.as_ref() != Some(&after) {
+                                                *extra = MorePages { after: Some(after), ..MorePages::default() };
                                             }
                                             extra.items.extend(page.items);
                                             extra.next = page.next_cursor;
@@ -116,14 +138,18 @@ pub fn Landing(search: Search) -> Element {
                         }
                     }
                 }
-            }
+            };
+            (status, results)
         }
     };
     rsx! {
         h1 { class: "visually-hidden", "Tickets for sale" }
         SearchForm { search }
         FormError { message: error() }
-        section { class: "results", "aria-label": "Results", {results} }
+        section { class: "results", "aria-label": "Results",
+            p { class: "result-count", role: "status", "{status}" }
+            {results}
+        }
     }
 }
 
@@ -132,16 +158,21 @@ pub fn Landing(search: Search) -> Element {
 #[component]
 fn SearchForm(search: Search) -> Element {
     let mut form = use_signal(|| search.clone());
-    // Back, forward, or a link to the bare market: the fields show what the address says.
+    // The address this form last wrote. An address that differs from it came from elsewhere (back,
+    // forward, a link to the bare market): the fields then show what it says. The form's own writes
+    // come back trimmed, and must not undo a space just typed.
+    let mut written = use_signal(|| search.to_string());
     use_effect(use_reactive!(|search| {
-        if *form.peek() != search && form.peek().price_range().is_ok() {
+        if *written.peek() != search.to_string() {
+            written.set(search.to_string());
             form.set(search);
         }
     }));
     let mut change = move |edit: &dyn Fn(&mut Search)| {
         edit(&mut form.write());
         let wanted = form.peek().clone();
-        if wanted.price_range().is_ok() {
+        if wanted.price_range().is_ok() && *written.peek() != wanted.to_string() {
+            written.set(wanted.to_string());
             navigator().replace(Route::Landing { search: wanted });
         }
     };

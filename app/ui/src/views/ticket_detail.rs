@@ -79,7 +79,7 @@ pub fn TicketDetail(id: String) -> Element {
                             Link { class: "button secondary", to: Route::EditTicket { id: ticket.id.to_string() }, "Edit" }
                         } else if ticket.for_sale {
                             button {
-                                class: "button",
+                                class: "button primary",
                                 disabled: busy(),
                                 onclick: move |_| purchase(ticket.clone()),
                                 if busy() { "Reserving…" } else { "Purchase" }
