@@ -475,6 +475,8 @@ test('the owner edits and deletes a listing', async () => {
   await page.waitForSelector(card);
   await page.click(`.ticket:has-text("${title}") >> button:has-text("Delete")`);
   await page.waitForSelector(card, { state: 'detached' });
+  // The focus, which was on the deleted card's button, is on the results' status, not lost.
+  await page.waitForFunction(() => document.activeElement?.id === 'result-count');
   await page.close();
 });
 

@@ -69,6 +69,8 @@ pub fn Landing(search: Search) -> Element {
                 *generation.write() += 1;
                 more.set(MorePages::default());
                 first.restart();
+                // The deleted card had the focus; it goes to the results' status line, not the page's top.
+                let _ = document::eval("document.getElementById('result-count')?.focus()");
             }
             Err(problem) => error.set(Some(problem.message)),
         }
@@ -147,7 +149,7 @@ pub fn Landing(search: Search) -> Element {
         SearchForm { search }
         FormError { message: error() }
         section { class: "results", "aria-label": "Results",
-            p { class: "result-count", role: "status", "{status}" }
+            p { id: "result-count", class: "result-count", role: "status", tabindex: "-1", "{status}" }
             {results}
         }
     }
