@@ -200,31 +200,19 @@ fn SearchForm(search: Search) -> Element {
                     oninput: move |event| change(&|s: &mut Search| s.q = event.value()),
                 }
             }
-            div { class: "field price-bound",
-                label { r#for: "search-min", "Lowest price ($)" }
-                input {
-                    id: "search-min",
-                    name: "min",
-                    inputmode: "decimal",
-                    value: "{current.min}",
-                    class: if min_invalid { "invalid" },
-                    "aria-invalid": if min_invalid { "true" },
-                    "aria-describedby": if min_invalid { "search-error" },
-                    oninput: move |event| change(&|s: &mut Search| s.min = event.value()),
-                }
+            PriceBound {
+                name: "min",
+                label: "Lowest price ($)",
+                value: current.min.clone(),
+                invalid: min_invalid,
+                oninput: move |value: String| change(&|s: &mut Search| s.min = value.clone()),
             }
-            div { class: "field price-bound",
-                label { r#for: "search-max", "Highest price ($)" }
-                input {
-                    id: "search-max",
-                    name: "max",
-                    inputmode: "decimal",
-                    value: "{current.max}",
-                    class: if max_invalid { "invalid" },
-                    "aria-invalid": if max_invalid { "true" },
-                    "aria-describedby": if max_invalid { "search-error" },
-                    oninput: move |event| change(&|s: &mut Search| s.max = event.value()),
-                }
+            PriceBound {
+                name: "max",
+                label: "Highest price ($)",
+                value: current.max.clone(),
+                invalid: max_invalid,
+                oninput: move |value: String| change(&|s: &mut Search| s.max = value.clone()),
             }
             div { class: "field sort",
                 label { r#for: "search-sort", "Order" }
@@ -239,6 +227,33 @@ fn SearchForm(search: Search) -> Element {
             }
             if let Some(bad) = bad {
                 p { id: "search-error", class: "field-error", role: "alert", "data-field": "{bad.field}", "{bad.message}" }
+            }
+        }
+    }
+}
+
+/// One end of the price range; an invalid one points at the search's error.
+#[component]
+fn PriceBound(
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    invalid: bool,
+    oninput: EventHandler<String>,
+) -> Element {
+    let id = format!("search-{name}");
+    rsx! {
+        div { class: "field price-bound",
+            label { r#for: "{id}", "{label}" }
+            input {
+                id: "{id}",
+                name,
+                inputmode: "decimal",
+                value: "{value}",
+                class: if invalid { "invalid" },
+                "aria-invalid": if invalid { "true" },
+                "aria-describedby": if invalid { "search-error" },
+                oninput: move |event| oninput.call(event.value()),
             }
         }
     }
