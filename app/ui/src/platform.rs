@@ -44,6 +44,8 @@ pub fn trusts_stand_in(js_url: &str) -> bool {
         let stand_in = web_sys::window()
             .and_then(|w| js_sys::Reflect::get(&w, &"__TICKET_EXCHANGE_STRIPE_STAND_IN__".into()).ok())
             .and_then(|value| value.as_string());
+        // The shell's origin is lower case; so are scheme and host wherever a URL is compared.
+        let js_url = js_url.to_ascii_lowercase();
         stand_in.is_some_and(|origin| js_url.strip_prefix(origin.as_str()).is_some_and(|rest| rest.starts_with('/')))
     }
     #[cfg(not(target_arch = "wasm32"))]

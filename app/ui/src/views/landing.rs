@@ -77,6 +77,9 @@ pub fn Landing(search: Search) -> Element {
     };
     let filtered = !search.is_empty();
     let current = (search.clone(), generation());
+    // While the first page is fetched anew the last one stays on screen, but its cursor belongs to
+    // it: no Load more until the new page is in.
+    let reloading = first.pending();
     // One status line for every state, so screen readers hear it change rather than appear.
     let (status, results) = match &*first.read() {
         None => ("Loading tickets…".to_owned(), rsx! {}),
@@ -91,6 +94,7 @@ pub fn Landing(search: Search) -> Element {
             };
             let shown = items.len();
             let status = match (&next, shown) {
+                _ if reloading => "Updating…".to_owned(),
                 (Some(_), shown) => format!("Showing the first {shown} tickets"),
                 (None, 1) => "1 ticket".to_owned(),
                 (None, shown) => format!("{shown} tickets"),
@@ -108,7 +112,7 @@ pub fn Landing(search: Search) -> Element {
                         }
                     }
                 }
-                if let Some(cursor) = next {
+                if let Some(cursor) = next.filter(|_| !reloading) {
                     div { class: "load-more",
                         button {
                             class: "button secondary",
