@@ -112,6 +112,16 @@ class App {
     writeFileSync(join(artifacts, `${name}.png`), Buffer.from(png, 'base64'));
   }
 
+  /// The window as it is now at 1280 px wide, then at a phone's 375 px (`-375`), as the browser
+  /// tests photograph pages; the window is left at 1280 px.
+  async screenshots(name) {
+    for (const [width, suffix] of [[375, '-375'], [1280, '']]) {
+      await call('POST', this.path('/window/rect'), { width, height: 900 });
+      await this.until(`the window at ${width} px`, 'return window.innerWidth === arguments[0]', width);
+      await this.screenshot(`${name}${suffix}`);
+    }
+  }
+
   async close() {
     await call('DELETE', this.path(''));
   }
@@ -174,7 +184,7 @@ test('the desktop app signs in, keeps the session across a restart, and buys and
     return document.querySelector('h1')?.innerText === 'Tickets for sale'
       && document.body.innerText.includes(arguments[0]) && document.body.innerText`, title);
   assert.match(landing, /\$42\.00/);
-  await first.screenshot('desktop-landing');
+  await first.screenshots('desktop-landing');
   await first.close();
 
   const second = await App.launch();
@@ -213,20 +223,20 @@ test('the desktop app signs in, keeps the session across a restart, and buys and
   await second.type('#card-element input[placeholder=exp_year]', '31');
   await second.type('#card-element input[placeholder=cvc]', '123');
   await second.type('#card-element input[placeholder=postal_code]', '12345');
-  await second.screenshot('desktop-checkout');
+  await second.screenshots('desktop-checkout');
   await second.click('#buy-now');
   const confirmation = await second.until('the confirmation', `
     return document.querySelector('h1')?.innerText.endsWith('COMPLETE') && document.body.innerText`);
   assert.match(confirmation, new RegExp(`Confirmation email sent to ${buyer}`));
   assert.match(confirmation, /\$44\.10 CAD/);
-  await second.screenshot('desktop-confirmation');
+  await second.screenshots('desktop-confirmation');
 
   // The order history has it; a refund comes back as Refunded.
   await second.click('header a[href="/orders"]');
   await second.until('the paid order', `
     const card = [...document.querySelectorAll('.order-card')].find((c) => c.innerText.includes(arguments[0]));
     return card && card.innerText.includes('Complete')`, title);
-  await second.screenshot('desktop-orders');
+  await second.screenshots('desktop-orders');
   await second.press('Refund');
   await second.until('the refunded order', `
     const card = [...document.querySelectorAll('.order-card')].find((c) => c.innerText.includes(arguments[0]));

@@ -5,14 +5,10 @@
 //! Every demo seller signs in with [`PASSWORD`].
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel::dsl::{exists, select, sql};
-use diesel::sql_types::{Array, Bool, Text};
-use diesel::{OptionalExtension, QueryDsl};
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use crate::accounts::{self, Registration};
-use crate::db::{self, schema};
+use crate::accounts::{self, EmailAddress, Registration};
+use crate::db;
 use crate::listings::{self, DraftInput, TicketDraft};
 use crate::state::AppState;
 use crate::ticket_files;
@@ -73,13 +69,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     if state.config.public_url.starts_with("https://") {
         return Ok(Seeded::PublicSite);
     }
-    let demo: Vec<String> = seller_emails().map(str::to_lowercase).collect();
-    let mut conn = db::conn(&state.pool).await?;
-    let others = schema::users::table
-        .filter(sql::<Bool>("lower(email) <> ALL(").bind::<Array<Text>, _>(&demo).sql(")"))
-        .select(schema::users::id);
-    let in_use: bool = select(exists(others)).get_result(&mut conn).await?;
-    drop(conn);
+    let demo = seller_emails().map(EmailAddress::parse).collect::<Result<Vec<_>, _>>();
+    let demo = demo.map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let in_use = accounts::exists_other_than(&state.pool, &demo).await?;
     if in_use {
         return Ok(Seeded::InUse);
     }
@@ -127,16 +119,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
 
 /// The demo seller `email`, registered unless an earlier run did; and whether this run did.
 async fn demo_seller(state: &AppState, email: &str, now: DateTime<Utc>) -> anyhow::Result<(Uuid, bool)> {
-    let mut conn = db::conn(&state.pool).await?;
-    let found: Option<Uuid> = schema::users::table
-        .filter(sql::<Bool>("lower(email) = ").bind::<Text, _>(email.to_lowercase()))
-        .select(schema::users::id)
-        .first(&mut conn)
-        .await
-        .optional()?;
-    drop(conn);
-    if let Some(id) = found {
-        return Ok((id, false));
+    let address = EmailAddress::parse(email).map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    if let Some(seller) = accounts::find_by_email(&state.pool, &address).await? {
+        return Ok((seller.id, false));
     }
     let registration = Registration::parse(email, PASSWORD, true).map_err(|err| anyhow::anyhow!("{err:?}"))?;
     let (seller, _session) = accounts::register(&state.pool, registration, now, state.config.sessions).await?;

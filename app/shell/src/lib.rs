@@ -46,7 +46,8 @@ pub fn run() {
         eprintln!("Ticket Exchange could not start: {err}");
         std::process::exit(1);
     }
-    let stand_in = stripe_js.as_deref().and_then(policy::stand_in_origin);
+    // Checked by `allow_servers` above: a URL that is not an origin has stopped the app already.
+    let stand_in = stripe_js.as_deref().and_then(|url| policy::stand_in_origin(url).ok().flatten());
     let script = bootstrap_script(&api, stand_in.as_deref());
     let result = tauri::Builder::default()
         .setup(move |app| {

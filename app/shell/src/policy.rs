@@ -61,12 +61,9 @@ pub fn allow_servers(csp: &mut Option<Csp>, api_url: &str, stripe_js_url: Option
         }
     };
     allow("connect-src", &origin(api_url)?);
-    if let Some(url) = stripe_js_url {
-        origin(url)?;
-        if let Some(stand_in) = stand_in_origin(url) {
-            for directive in ["connect-src", "script-src", "frame-src"] {
-                allow(directive, &stand_in);
-            }
+    if let Some(stand_in) = stripe_js_url.map(stand_in_origin).transpose()?.flatten() {
+        for directive in ["connect-src", "script-src", "frame-src"] {
+            allow(directive, &stand_in);
         }
     }
     let sources: Vec<(String, Vec<String>)> =
@@ -75,10 +72,9 @@ pub fn allow_servers(csp: &mut Option<Csp>, api_url: &str, stripe_js_url: Option
     if wide.is_empty() { Ok(()) } else { Err(PolicyError::TooWide(wide)) }
 }
 
-/// The origin of a Stripe.js that is not Stripe's own (a stand-in the UI fetches and runs), if `url`
-/// is one.
-pub fn stand_in_origin(url: &str) -> Option<String> {
-    origin(url).ok().filter(|origin| origin != STRIPE_JS_ORIGIN)
+/// The origin of Stripe.js at `url` when it is not Stripe's own (a stand-in the UI fetches and runs).
+pub fn stand_in_origin(url: &str) -> Result<Option<String>, PolicyError> {
+    Ok(Some(origin(url)?).filter(|origin| origin != STRIPE_JS_ORIGIN))
 }
 
 /// Sources in `policy` (directive → sources) that let in more than named hosts: a bare scheme

@@ -15,20 +15,21 @@ const TOKEN_KEY: &str = "ticket-exchange.session";
 pub fn api_base() -> (String, bool) {
     #[cfg(target_arch = "wasm32")]
     {
-        let window = web_sys::window();
-        let injected = window
-            .as_ref()
-            .and_then(|w| js_sys::Reflect::get(w, &"__TICKET_EXCHANGE_API__".into()).ok())
-            .and_then(|value| value.as_string());
-        match injected {
+        match injected("__TICKET_EXCHANGE_API__") {
             Some(base) => (base.trim_end_matches('/').to_owned(), true),
-            None => (window.and_then(|w| w.location().origin().ok()).unwrap_or_default(), false),
+            None => (web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default(), false),
         }
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
         ("http://127.0.0.1:8080".to_owned(), true)
     }
+}
+
+/// A string the shell set on `window` before the page loaded.
+#[cfg(target_arch = "wasm32")]
+fn injected(name: &str) -> Option<String> {
+    js_sys::Reflect::get(&web_sys::window()?.into(), &name.into()).ok()?.as_string()
 }
 
 /// Whether Stripe.js at `js_url`, which is not Stripe's own, may be fetched and run in this page (a
@@ -41,9 +42,7 @@ pub fn trusts_stand_in(js_url: &str) -> bool {
         if !uses_bearer_token() {
             return true;
         }
-        let stand_in = web_sys::window()
-            .and_then(|w| js_sys::Reflect::get(&w, &"__TICKET_EXCHANGE_STRIPE_STAND_IN__".into()).ok())
-            .and_then(|value| value.as_string());
+        let stand_in = injected("__TICKET_EXCHANGE_STRIPE_STAND_IN__");
         // The shell's origin is lower case; so are scheme and host wherever a URL is compared.
         let js_url = js_url.to_ascii_lowercase();
         stand_in.is_some_and(|origin| js_url.strip_prefix(origin.as_str()).is_some_and(|rest| rest.starts_with('/')))

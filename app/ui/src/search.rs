@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use percent_encoding::{AsciiSet, percent_decode_str, utf8_percent_encode};
+
 use crate::api::types;
 use crate::format;
 
@@ -54,36 +56,18 @@ impl Search {
     }
 }
 
-/// `%XX` for the characters that would change how the query splits, and `+` for spaces. The router
+/// What would change how the query splits into pairs, or be read as an escape or a space.
+const SPLITTERS: &AsciiSet = &AsciiSet::EMPTY.add(b'&').add(b'=').add(b'+').add(b'%').add(b'#');
+
+/// `value` for the address: spaces as `+`, [`SPLITTERS`] (and what is not ASCII) as `%XX`. The router
 /// decodes the whole query once before [`From<&str>`] sees it, so the escapes are themselves escaped.
 fn escape(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            ' ' => out.push('+'),
-            '&' | '=' | '+' | '%' | '#' => out.push_str(&format!("%25{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
+    let escaped = utf8_percent_encode(value, SPLITTERS).to_string();
+    out.push_str(&escaped.replace('%', "%25").replace(' ', "+"));
 }
 
 fn unescape(value: &str) -> String {
-    let bytes = value.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(&value.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 impl From<&str> for Search {
@@ -129,21 +113,7 @@ mod tests {
     /// What the router does between `Display` and `From<&str>`: the address, decoded once.
     fn through_the_address(search: &Search) -> Search {
         let shown = search.to_string();
-        let mut decoded = Vec::new();
-        let bytes = shown.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                decoded.push(
-                    u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex"), 16).expect("hex"),
-                );
-                i += 3;
-            } else {
-                decoded.push(bytes[i]);
-                i += 1;
-            }
-        }
-        Search::from(String::from_utf8(decoded).expect("utf-8").as_str())
+        Search::from(percent_decode_str(&shown).decode_utf8_lossy().as_ref())
     }
 
     #[test]

@@ -183,6 +183,19 @@ pub async fn current_user(pool: &DbPool, who: Authenticated) -> Result<User, Acc
     users::find(&mut conn, who.user_id).await?.ok_or(AccountsError::Unauthenticated)
 }
 
+/// Whether anyone but the holders of `emails` has an account.
+pub async fn exists_other_than(pool: &DbPool, emails: &[EmailAddress]) -> Result<bool, AccountsError> {
+    let keys: Vec<String> = emails.iter().map(EmailAddress::key).collect();
+    let mut conn = db::conn(pool).await?;
+    Ok(users::exists_other_than(&mut conn, &keys).await?)
+}
+
+/// The account registered under `email` (compared as addresses are: without regard to case), if any.
+pub async fn find_by_email(pool: &DbPool, email: &EmailAddress) -> Result<Option<User>, AccountsError> {
+    let mut conn = db::conn(pool).await?;
+    Ok(users::find_by_email_key(&mut conn, &email.key()).await?)
+}
+
 /// Revokes the session.
 pub async fn logout(pool: &DbPool, who: Authenticated, now: DateTime<Utc>) -> Result<(), AccountsError> {
     let mut conn = db::conn(pool).await?;

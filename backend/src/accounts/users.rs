@@ -47,6 +47,18 @@ pub async fn find_by_email_key(conn: &mut AsyncPgConnection, email_key: &str) ->
         .optional()
 }
 
+/// Whether any account has an address other than those keyed `email_keys`.
+pub async fn exists_other_than(conn: &mut AsyncPgConnection, email_keys: &[String]) -> QueryResult<bool> {
+    let others = users::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) <> ALL(")
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(email_keys)
+                .sql(")"),
+        )
+        .select(users::id);
+    diesel::dsl::select(diesel::dsl::exists(others)).get_result(conn).await
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
     users::table.find(id).select(User::as_select()).first(conn).await.optional()
 }

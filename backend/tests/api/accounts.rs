@@ -8,6 +8,17 @@ fn register_body(email: &str, password: &str) -> serde_json::Value {
     json!({"email": email, "password": password, "termsAccepted": true})
 }
 
+/// `GET /api/users/current-user` with `token` in the session cookie, as a browser sends it.
+async fn current_user_by_cookie(app: &TestApp, token: &str) -> serde_json::Value {
+    let response = app
+        .request(Method::GET, "/api/users/current-user")
+        .header("cookie", format!("tx_session={token}"))
+        .send()
+        .await
+        .expect("send");
+    expect_status(response, StatusCode::OK).await["currentUser"].clone()
+}
+
 #[tokio::test]
 async fn register_signs_in_by_cookie_and_by_bearer_token() {
     let app = TestApp::spawn().await;
@@ -27,13 +38,7 @@ async fn register_signs_in_by_cookie_and_by_bearer_token() {
 
     let by_bearer = app.request(Method::GET, "/api/users/current-user").bearer_auth(token).send().await.expect("send");
     assert_eq!(expect_status(by_bearer, StatusCode::OK).await["currentUser"]["email"], "Ann@Example.com");
-    let by_cookie = app
-        .request(Method::GET, "/api/users/current-user")
-        .header("cookie", format!("tx_session={token}"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(expect_status(by_cookie, StatusCode::OK).await["currentUser"]["id"], body["user"]["id"]);
+    assert_eq!(current_user_by_cookie(&app, token).await["id"], body["user"]["id"]);
     let anonymous = app.request(Method::GET, "/api/users/current-user").send().await.expect("send");
     assert_eq!(expect_status(anonymous, StatusCode::OK).await["currentUser"], serde_json::Value::Null);
 }
@@ -48,13 +53,7 @@ async fn a_browser_gets_the_session_only_in_the_cookie_and_an_app_only_in_the_bo
     let body = expect_status(response, StatusCode::CREATED).await;
     assert!(body.get("token").is_none(), "no token in reach of page scripts: {body}");
     let token = cookie.strip_prefix("tx_session=").and_then(|rest| rest.split(';').next()).expect("a session cookie");
-    let by_cookie = app
-        .request(Method::GET, "/api/users/current-user")
-        .header("cookie", format!("tx_session={token}"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(expect_status(by_cookie, StatusCode::OK).await["currentUser"]["email"], "browser@example.com");
+    assert_eq!(current_user_by_cookie(&app, token).await["email"], "browser@example.com");
 
     let login = json!({"email": "browser@example.com", "password": "correct horse battery", "session": "token"});
     let response = app.request(Method::POST, "/api/users/login").json(&login).send().await.expect("send");

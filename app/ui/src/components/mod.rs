@@ -8,6 +8,6 @@ mod ticket_download;
 
 pub use field::{Field, FormError};
 pub use header::Header;
-pub use order_card::{OrderCard, status_label};
+pub use order_card::{OrderCard, status_class, status_label};
 pub use ticket_card::{TicketCard, place};
 pub use ticket_download::TicketDownload;

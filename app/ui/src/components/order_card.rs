@@ -16,7 +16,8 @@ pub fn status_label(status: &types::OrderStatus) -> &'static str {
     }
 }
 
-fn status_class(status: &types::OrderStatus) -> &'static str {
+/// The classes that colour an order's status.
+pub fn status_class(status: &types::OrderStatus) -> &'static str {
     match status {
         types::OrderStatus::Created | types::OrderStatus::AwaitingPayment => "status pending",
         types::OrderStatus::Complete => "status complete",

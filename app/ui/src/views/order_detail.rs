@@ -1,7 +1,7 @@
 use dioxus::prelude::*;
 
 use crate::api::{Problem, types};
-use crate::components::{TicketDownload, status_label};
+use crate::components::{TicketDownload, status_class, status_label};
 use crate::format;
 use crate::routes::Route;
 use crate::session::{self, SESSION};
@@ -37,11 +37,12 @@ fn OrderLoader(id: String) -> Element {
 pub fn Confirmation(order: types::OrderView) -> Element {
     let email = SESSION.read().user.as_ref().map(|user| user.email.clone()).unwrap_or_default();
     let status = status_label(&order.status).to_uppercase();
+    let status_class = status_class(&order.status);
     let date = format::date(&order.completed_at.unwrap_or(order.created_at));
     let money = |minor: i64| format::money(minor, &order.currency);
     rsx! {
         section { class: "panel narrow confirmation",
-            h1 { "Order #{order.id} - {status}" }
+            h1 { "Order #{order.id} - " span { class: "{status_class}", "{status}" } }
             p { class: "muted", "{date}" }
             if order.status == types::OrderStatus::Complete {
                 p { "Confirmation email sent to {email}" }
@@ -69,7 +70,7 @@ pub fn Confirmation(order: types::OrderView) -> Element {
                     p { "{billing.country}" }
                 }
             }
-            Link { class: "button", to: Route::Orders {}, "View Orders" }
+            Link { class: "button primary", to: Route::Orders {}, "View Orders" }
         }
     }
 }
