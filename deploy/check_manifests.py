@@ -323,6 +323,20 @@ def check_rules(docs: list[tuple[str, dict[str, Any]]], k8s: Path, report: Repor
                 f"{ing_where}: proxy-body-size {annotation!r} differs from MAX_BODY_BYTES ({limit})",
             )
 
+        # The live stream: events pass through unbuffered, and an idle stream outlives a keep-alive.
+        annotations = ingress["metadata"].get("annotations") or {}
+        report.check(
+            annotations.get("nginx.ingress.kubernetes.io/proxy-buffering") == "off",
+            f"{ing_where}: proxy-buffering must be \"off\" for GET /api/tickets/stream",
+        )
+        keep_alive = parse_duration_seconds(settings.get("LIVE_KEEP_ALIVE", "15s"))
+        for timeout_key in ("proxy-read-timeout", "proxy-send-timeout"):
+            raw = annotations.get(f"nginx.ingress.kubernetes.io/{timeout_key}", "60")
+            report.check(
+                keep_alive is not None and raw.isdigit() and int(raw) > 2 * keep_alive,
+                f"{ing_where}: {timeout_key} {raw!r}s must be well above LIVE_KEEP_ALIVE ({keep_alive}s)",
+            )
+
     # Autoscaling keeps at least two pods.
     hpas = by_kind.get("HorizontalPodAutoscaler", [])
     report.check(bool(hpas), "no HorizontalPodAutoscaler")

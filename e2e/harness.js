@@ -69,7 +69,7 @@ export class Stack {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     const webhookSecret = 'whsec_e2e';
-    this.spawn(required('SERVER_BIN'), [], {
+    this.serverEnv = {
       DATABASE_URL: required('E2E_DATABASE_URL'),
       BIND_ADDR: `127.0.0.1:${port}`,
       PUBLIC_URL: this.url,
@@ -85,7 +85,8 @@ export class Stack {
       // Every simulated user shares the loopback address; the per-address limit is tested in Rust.
       RATE_LIMIT_PER_MINUTE: '0',
       RUST_LOG: 'warn',
-    });
+    };
+    this.server = this.spawn(required('SERVER_BIN'), [], this.serverEnv);
     await waitFor(`${this.url}/api/readyz`, 'the server');
     const body = new URLSearchParams({ url: `${this.url}/api/webhooks/stripe`, secret: webhookSecret });
     await fetch(`${this.stripeUrl}/_config/webhooks/e2e`, { method: 'POST', body });
@@ -100,6 +101,15 @@ export class Stack {
       ],
     });
     return this;
+  }
+
+  /// Stops the server with SIGTERM, as a deployment does, and starts it again on the same address.
+  async restartServer() {
+    const exited = new Promise((resolve) => this.server.once('exit', resolve));
+    this.server.kill('SIGTERM');
+    await exited;
+    this.server = this.spawn(required('SERVER_BIN'), [], this.serverEnv);
+    await waitFor(`${this.url}/api/readyz`, 'the restarted server');
   }
 
   async page(options = {}) {

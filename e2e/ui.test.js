@@ -516,3 +516,65 @@ test('time from navigation to the first listing on screen is recorded', async ()
   console.log(`navigation to the first listing on screen: ${Math.round(ms)} ms`);
   await page.close();
 });
+
+test('pages follow the market live: a held listing leaves, a released one returns, across a server restart', async () => {
+  const seller = await apiSeller();
+  const buyer = await apiSeller();
+  const name = `Live show ${unique()}`;
+  const listing = await apiListing(seller, name, 3500);
+  const api = async (path, token) => {
+    const response = await fetch(`${stack.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: path === '/api/orders' ? JSON.stringify({ ticketId: listing.id }) : undefined,
+    });
+    assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
+    return response.json();
+  };
+  const search = `${stack.url}/?q=${encodeURIComponent(name).replace(/%20/g, '+')}`;
+  const watchers = [await stack.page(), await stack.page({ viewport: { width: 375, height: 812 } })];
+  for (const page of watchers) {
+    await page.goto(search);
+    await page.waitForSelector(`.ticket-card:has-text("${name}")`);
+    // Gone if the page were ever reloaded.
+    await page.evaluate(() => { window.neverReloaded = true; });
+  }
+  const detail = await stack.page();
+  await detail.goto(`${stack.url}/tickets/${listing.id}`);
+  await detail.waitForSelector('button:has-text("Purchase")');
+
+  const card = `.ticket-card:has-text("${name}")`;
+  const order = await api('/api/orders', buyer);
+  for (const page of watchers) await page.waitForSelector(card, { state: 'detached' });
+  await detail.waitForSelector('text=Someone is buying this ticket right now');
+  assert.equal(await detail.locator('button:has-text("Purchase")').count(), 0, 'no Purchase while held');
+  await shot(detail, 'live-detail-held');
+
+  await api(`/api/orders/${order.id}/cancel`, buyer);
+  for (const page of watchers) await page.waitForSelector(card);
+  await detail.waitForSelector('button:has-text("Purchase")');
+
+  // The server restarts; the pages reconnect by themselves and go on following.
+  await stack.restartServer();
+  const again = await api('/api/orders', buyer);
+  for (const page of watchers) await page.waitForSelector(card, { state: 'detached' });
+  await api(`/api/orders/${again.id}/cancel`, buyer);
+  for (const page of watchers) {
+    await page.waitForSelector(card);
+    assert.equal(await page.evaluate(() => window.neverReloaded), true, 'followed without a reload');
+  }
+  await shot(watchers[0], 'live-landing');
+  for (const page of [...watchers, detail]) await page.close();
+});
+
+test('a listing released while a page was open is offered as new, and shown on asking', async () => {
+  const seller = await apiSeller();
+  const name = `Late addition ${unique()}`;
+  const page = await stack.page();
+  await page.goto(`${stack.url}/?q=${encodeURIComponent(name).replace(/%20/g, '+')}`);
+  await page.waitForSelector('text=No tickets match your search');
+  await apiListing(seller, name, 2000);
+  await page.click('text=1 more ticket is for sale: show it');
+  await page.waitForSelector(`.ticket-card:has-text("${name}")`);
+  await page.close();
+});

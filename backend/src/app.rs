@@ -11,7 +11,7 @@ use crate::db;
 use crate::notifications;
 use crate::outbox::{Dispatcher, RetryPolicy, consumers};
 use crate::state::AppState;
-use crate::{http, jobs, payments, payouts};
+use crate::{http, jobs, live, payments, payouts};
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -103,8 +103,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
+    let live = live::start(&state).await?;
+    let hub = state.live.clone();
+    // Open streams never end by themselves: they are ended when the server stops accepting.
+    let shutdown = async move {
+        shutdown.await;
+        hub.close();
+    };
     let routes = http::routes(state);
-    poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(routes, shutdown, Some(grace)).await?;
+    let served =
+        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(routes, shutdown, Some(grace)).await;
+    live.stopped().await;
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -27,6 +27,7 @@ pub struct Config {
     /// What the platform keeps of each sale and when the seller's share is transferred.
     pub payouts: crate::payouts::PayoutTerms,
     pub jobs: JobSettings,
+    pub live: LiveSettings,
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
     pub stripe: Option<StripeSettings>,
@@ -192,6 +193,33 @@ impl Default for JobSettings {
     }
 }
 
+/// The live stream of listing changes.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    /// `LIVE_SEQUENCE_INTERVAL`: how often committed changes are given their place in the change log
+    /// and announced (default `100ms`): the most a change waits before subscribers hear of it.
+    pub sequence_interval: Duration,
+    /// `LIVE_HISTORY`: changes kept for subscribers who reconnect (default 10,000); one further
+    /// behind is told to fetch the listings anew.
+    pub history: i64,
+    /// `LIVE_KEEP_ALIVE`: how often an idle stream sends a comment, so proxies keep it open
+    /// (default `15s`).
+    pub keep_alive: Duration,
+    /// `LIVE_MAX_SUBSCRIBERS`: open streams per process (default 5,000); more answer 503.
+    pub max_subscribers: usize,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            sequence_interval: Duration::from_millis(100),
+            history: 10_000,
+            keep_alive: Duration::from_secs(15),
+            max_subscribers: 5_000,
+        }
+    }
+}
+
 /// A variable that is set but cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} is invalid: {reason}")]
@@ -229,6 +257,30 @@ impl Config {
         let throttle = LoginThrottle::default();
         let order_defaults = OrderPolicy::default();
         let jobs = JobSettings::default();
+        let live_defaults = LiveSettings::default();
+        let live = LiveSettings {
+            sequence_interval: duration(
+                var("LIVE_SEQUENCE_INTERVAL"),
+                "LIVE_SEQUENCE_INTERVAL",
+                live_defaults.sequence_interval,
+            )?,
+            history: parse(var("LIVE_HISTORY"), "LIVE_HISTORY", Some(live_defaults.history))?,
+            keep_alive: duration(var("LIVE_KEEP_ALIVE"), "LIVE_KEEP_ALIVE", live_defaults.keep_alive)?,
+            max_subscribers: parse(
+                var("LIVE_MAX_SUBSCRIBERS"),
+                "LIVE_MAX_SUBSCRIBERS",
+                Some(live_defaults.max_subscribers),
+            )?,
+        };
+        if live.sequence_interval.is_zero() || live.keep_alive.is_zero() {
+            return Err(ConfigError {
+                name: "LIVE_SEQUENCE_INTERVAL",
+                reason: "LIVE_SEQUENCE_INTERVAL and LIVE_KEEP_ALIVE must be above zero".into(),
+            });
+        }
+        if live.history < 1 {
+            return Err(ConfigError { name: "LIVE_HISTORY", reason: "must be at least 1".into() });
+        }
         Ok(Self {
             database_url,
             database_ca_file: var("DATABASE_CA_FILE"),
@@ -301,6 +353,7 @@ impl Config {
                 reconcile_after: duration(var("RECONCILE_AFTER"), "RECONCILE_AFTER", jobs.reconcile_after)?,
                 enabled: parse(var("BACKGROUND_JOBS"), "BACKGROUND_JOBS", Some(jobs.enabled))?,
             },
+            live,
             mail: MailSettings {
                 smtp_url: var("SMTP_URL"),
                 from: var("MAIL_FROM").unwrap_or_else(|| "Ticket Exchange <tickets@localhost>".into()),

@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod listings;
+pub mod live;
 pub mod metrics;
 pub mod money;
 pub mod notifications;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::live::Hub;
 use crate::metrics::Metrics;
 use crate::notifications::{Mailer, Notifier};
 use crate::payments::Payments;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where ticket files are kept (the database, by default).
     pub files: Arc<dyn FileStore>,
+    /// This process's streams of listing changes.
+    pub live: Arc<Hub>,
 }
 
 impl AppState {
@@ -43,7 +46,8 @@ impl AppState {
             hold_minutes: config.orders.hold.as_secs() / 60,
             claim_timeout: chrono::TimeDelta::from_std(config.mail.claim_timeout).unwrap_or(chrono::TimeDelta::MAX),
         });
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files }))
+        let live = Arc::new(Hub::new(config.live.max_subscribers));
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

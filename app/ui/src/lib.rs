@@ -8,6 +8,7 @@
 pub mod api;
 pub mod components;
 pub mod format;
+pub mod live;
 mod platform;
 pub mod routes;
 pub mod search;

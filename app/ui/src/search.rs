@@ -51,6 +51,18 @@ impl Search {
         Ok((min, max))
     }
 
+    /// Whether the market's search for this would find `listing` (for sale, its words in the event's
+    /// name, venue or city, its price in range), as the server searches.
+    pub fn finds(&self, listing: &types::TicketView) -> bool {
+        let words = self.q.trim().to_lowercase();
+        let said = |text: &str| text.to_lowercase().contains(&words);
+        let (min, max) = self.price_range().unwrap_or_default();
+        listing.for_sale
+            && (words.is_empty() || said(&listing.event_name) || said(&listing.venue) || said(&listing.city))
+            && min.is_none_or(|min| listing.price >= min)
+            && max.is_none_or(|max| listing.price <= max)
+    }
+
     pub fn sort(&self) -> types::MarketSort {
         if self.by_price { types::MarketSort::Price } else { types::MarketSort::Start }
     }

@@ -193,6 +193,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    listing_changes (id) {
+        id -> Int8,
+        position -> Nullable<Int8>,
+        ticket_id -> Uuid,
+        kind -> Text,
+        version -> Int4,
+        listing -> Jsonb,
+    }
+}
+
+diesel::table! {
+    waitlist (ticket_id, user_id) {
+        ticket_id -> Uuid,
+        user_id -> Uuid,
+        joined_at -> Timestamptz,
+        line_position -> Int8,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
@@ -201,6 +221,8 @@ diesel::joinable!(orders -> users (buyer_id));
 diesel::joinable!(stripe_requests -> orders (order_id));
 diesel::joinable!(payouts -> orders (order_id));
 diesel::joinable!(seller_accounts -> users (user_id));
+diesel::joinable!(waitlist -> tickets (ticket_id));
+diesel::joinable!(waitlist -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -216,4 +238,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sent_emails,
     seller_accounts,
     payouts,
+    listing_changes,
+    waitlist,
 );

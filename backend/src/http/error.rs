@@ -194,6 +194,24 @@ impl From<ListingsError> for ApiError {
     }
 }
 
+impl From<crate::live::LiveError> for ApiError {
+    fn from(err: crate::live::LiveError) -> Self {
+        use crate::live::LiveError;
+        match err {
+            LiveError::InvalidLastEventId => Self::bad_request(
+                "invalid_last_event_id",
+                "Last-Event-ID",
+                "Last-Event-ID must be the position of an event this stream sent.",
+            ),
+            LiveError::Full(full) => {
+                tracing::warn!(%full, "live stream refused: this process is full");
+                Self::unavailable()
+            }
+            LiveError::Db(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::sales::SalesError> for ApiError {
     fn from(err: crate::sales::SalesError) -> Self {
         match err {

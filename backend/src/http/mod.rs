@@ -23,6 +23,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::accounts::api::AccountsApi;
 use crate::health::HealthApi;
 use crate::listings::api::ListingsApi;
+use crate::live::api::LiveApi;
 use crate::orders::api::OrdersApi;
 use crate::payments::api::PaymentsApi;
 use crate::payouts::api::PayoutsApi;
@@ -52,13 +53,14 @@ pub enum ApiTags {
     Health,
 }
 
-type Apis = (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi);
+type Apis =
+    (HealthApi, AccountsApi, ListingsApi, LiveApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AccountsApi, ListingsApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi),
+        (HealthApi, AccountsApi, ListingsApi, LiveApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi),
         "Ticket Exchange",
         env!("CARGO_PKG_VERSION"),
     )

@@ -12,7 +12,8 @@ use super::event::EventStart;
 use crate::db::schema::tickets;
 
 /// A listing as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// Also read from the change log, where the trigger keeps each change's row as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = tickets)]
 #[diesel(check_for_backend(Pg))]
 pub struct TicketRow {

@@ -6,6 +6,7 @@ mod email;
 mod errors;
 mod faults;
 mod listings;
+mod live;
 mod migrations;
 mod money_faults;
 mod openapi;

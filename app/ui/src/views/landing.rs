@@ -2,6 +2,7 @@ use dioxus::prelude::*;
 
 use crate::api::{Problem, types};
 use crate::components::{FormError, TicketCard};
+use crate::live::LIVE;
 use crate::routes::Route;
 use crate::search::Search;
 use crate::session::{self, SESSION};
@@ -50,7 +51,29 @@ pub fn Landing(search: Search) -> Element {
     // Bumped whenever the first page is fetched anew (a delete), so pages fetched after the old one
     // are dropped rather than appended to the new one.
     let mut generation = use_signal(|| 0_u32);
-    let mut first = use_resource(use_reactive!(|search| async move { market_page(&search, None).await }));
+    // How much of the live stream had been heard when the first page was asked for: listings that
+    // come on the market after it and are not on screen are offered as new.
+    let mut since = use_signal(|| LIVE.peek().heard());
+    let mut first = use_resource(use_reactive!(|search| async move {
+        let heard = LIVE.peek().heard();
+        let page = market_page(&search, None).await;
+        since.set(heard);
+        page
+    }));
+    let mut refresh = move || {
+        *generation.write() += 1;
+        more.set(MorePages::default());
+        first.restart();
+    };
+    // The stream says what was shown may be out of date: fetch again.
+    let mut refetched = use_signal(|| LIVE.peek().refetches);
+    use_effect(move || {
+        let refetches = LIVE.read().refetches;
+        if *refetched.peek() != refetches {
+            refetched.set(refetches);
+            refresh();
+        }
+    });
     // The search now (a Load more that finishes after it changed is dropped); a new search starts
     // without the last one's error.
     let mut latest = use_signal(|| search.clone());
@@ -66,9 +89,7 @@ pub fn Landing(search: Search) -> Element {
         match session::note(result.map_err(Problem::from)) {
             Ok(_) => {
                 error.set(None);
-                *generation.write() += 1;
-                more.set(MorePages::default());
-                first.restart();
+                refresh();
                 // The deleted card had the focus; it goes to the results' status line, not the page's top.
                 let _ = document::eval("document.getElementById('result-count')?.focus()");
             }
@@ -84,14 +105,29 @@ pub fn Landing(search: Search) -> Element {
     let (status, results) = match &*first.read() {
         None => ("Loading tickets…".to_owned(), rsx! {}),
         Some(Err(problem)) => (String::new(), rsx! { p { class: "form-error", role: "alert", "{problem.message}" } }),
-        Some(Ok(page)) if page.items.is_empty() => ("No tickets found.".to_owned(), rsx! { EmptyMarket { filtered } }),
+        Some(Ok(page)) if page.items.is_empty() => {
+            let fresh = LIVE.read().for_sale_since(since(), &[], &search);
+            let results = rsx! {
+                FreshListings { count: fresh, on_show: move |_| refresh() }
+                EmptyMarket { filtered }
+            };
+            ("No tickets found.".to_owned(), results)
+        }
         Some(Ok(page)) => {
             let extra = more.read();
-            let (items, next) = if extra.after.as_ref() == Some(&current) {
-                (page.items.iter().chain(&extra.items).cloned().collect::<Vec<_>>(), extra.next.clone())
+            let (fetched, next) = if extra.after.as_ref() == Some(&current) {
+                (page.items.iter().chain(&extra.items).collect::<Vec<_>>(), extra.next.clone())
             } else {
-                (page.items.clone(), page.next_cursor.clone())
+                (page.items.iter().collect(), page.next_cursor.clone())
             };
+            // As the live stream has them now: a listing held, sold or deleted since leaves, and comes
+            // back in its place when released.
+            let live = LIVE.read();
+            let fetched_ids: Vec<_> = fetched.iter().map(|ticket| ticket.id).collect();
+            let items: Vec<types::TicketView> =
+                fetched.into_iter().map(|ticket| live.newest(ticket)).filter(|ticket| ticket.for_sale).collect();
+            let fresh = live.for_sale_since(since(), &fetched_ids, &search);
+            drop(live);
             let shown = items.len();
             let status = match (&next, shown) {
                 _ if reloading => "Updating…".to_owned(),
@@ -101,6 +137,7 @@ pub fn Landing(search: Search) -> Element {
             };
             let for_more = current.clone();
             let results = rsx! {
+                FreshListings { count: fresh, on_show: move |_| refresh() }
                 ul { class: "grid", "aria-label": "Tickets",
                     for ticket in items {
                         li { key: "{ticket.id}",
@@ -258,6 +295,23 @@ fn PriceBound(
                 "aria-invalid": if invalid { "true" },
                 "aria-describedby": if invalid { "search-error" },
                 oninput: move |event| oninput.call(event.value()),
+            }
+        }
+    }
+}
+
+/// Listings the live stream told of that the results do not show yet, offered on asking (the
+/// results do not move under the reader's eyes).
+#[component]
+fn FreshListings(count: usize, on_show: EventHandler<()>) -> Element {
+    rsx! {
+        if count > 0 {
+            div { class: "fresh",
+                button {
+                    class: "button secondary",
+                    onclick: move |_| on_show.call(()),
+                    if count == 1 { "1 more ticket is for sale: show it" } else { "{count} more tickets are for sale: show them" }
+                }
             }
         }
     }

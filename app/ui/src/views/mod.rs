@@ -31,6 +31,7 @@ use crate::session::{self, SESSION};
 #[component]
 pub fn Shell() -> Element {
     use_future(|| async { session::refresh().await });
+    crate::live::use_live_market();
     // The market has the original's backdrop of circles; the other pages its plain blue.
     let backdrop = matches!(use_route::<Route>(), Route::Landing { .. });
     rsx! {

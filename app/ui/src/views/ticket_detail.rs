@@ -3,15 +3,25 @@ use dioxus::prelude::*;
 use crate::api::{Problem, types};
 use crate::components::{FormError, place};
 use crate::format;
+use crate::live::LIVE;
 use crate::routes::Route;
 use crate::session::{self, SESSION};
 
 /// One listing, with Purchase for everyone but its owner.
 #[component]
 pub fn TicketDetail(id: String) -> Element {
-    let ticket = use_resource(move || {
+    let mut ticket = use_resource(move || {
         let id = id.clone();
         async move { super::fetch_ticket(&id).await }
+    });
+    // The stream says what was shown may be out of date: fetch again.
+    let mut refetched = use_signal(|| LIVE.peek().refetches);
+    use_effect(move || {
+        let refetches = LIVE.read().refetches;
+        if *refetched.peek() != refetches {
+            refetched.set(refetches);
+            ticket.restart();
+        }
     });
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
@@ -41,7 +51,8 @@ pub fn TicketDetail(id: String) -> Element {
             None => rsx! { p { class: "loading", "Loading…" } },
             Some(Err(problem)) => rsx! { section { class: "panel", p { class: "form-error", "{problem.message}" } } },
             Some(Ok(ticket)) => {
-                let ticket = ticket.clone();
+                // As the live stream has it now.
+                let ticket = LIVE.read().newest(ticket);
                 let price = format::money(ticket.price, &ticket.currency);
                 let face_value = format::money(ticket.face_value, &ticket.currency);
                 let when = format::event_when(ticket.starts_at_local.as_deref());
@@ -53,7 +64,7 @@ pub fn TicketDetail(id: String) -> Element {
                     .collect();
                 let seat = seat.join(" · ");
                 let mine = me == Some(ticket.owner_id);
-                let available = ticket.status == types::TicketStatusView::Available;
+                let status = ticket.status;
                 rsx! {
                     section { class: "panel narrow",
                         h1 { "{ticket.event_name}" }
@@ -64,8 +75,12 @@ pub fn TicketDetail(id: String) -> Element {
                         }
                         p { class: "price large", "Price: {price}" }
                         p { class: "muted", "Face value: {face_value}" }
-                        if !available {
-                            p { class: "muted", "This ticket is no longer available." }
+                        if status == types::TicketStatusView::Held {
+                            p { class: "notice", role: "status",
+                                "Someone is buying this ticket right now. If they do not pay in time, it comes back."
+                            }
+                        } else if status == types::TicketStatusView::Sold {
+                            p { class: "muted", role: "status", "This ticket has been sold." }
                         } else if !ticket.for_sale && !mine {
                             p { class: "muted", "This ticket is not for sale." }
                         }

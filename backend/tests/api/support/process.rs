@@ -64,6 +64,11 @@ impl ServerProcess {
         lines
     }
 
+    /// SIGTERM, without waiting for the process to exit.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
     /// SIGKILL: the process gets no chance to finish anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
