@@ -578,3 +578,39 @@ test('a listing released while a page was open is offered as new, and shown on a
   await page.waitForSelector(`.ticket-card:has-text("${name}")`);
   await page.close();
 });
+
+test('a buyer joins the waitlist of a held listing and is handed it when the hold ends', async () => {
+  const seller = await apiSeller();
+  const holder = await apiSeller();
+  const name = `Sold out ${unique()}`;
+  const listing = await apiListing(seller, name, 5000);
+  const post = async (path, token) => {
+    const response = await fetch(`${stack.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: path === '/api/orders' ? JSON.stringify({ ticketId: listing.id }) : undefined,
+    });
+    assert.ok(response.ok, `${path}: ${response.status}`);
+    return response.json();
+  };
+  const order = await post('/api/orders', holder);
+
+  const page = await stack.page();
+  const email = `waiter-${unique()}@example.com`;
+  await register(page, email);
+  await page.goto(`${stack.url}/tickets/${listing.id}`);
+  await page.waitForSelector('text=Someone is buying this ticket right now');
+  await page.click('button:has-text("Join the waitlist")');
+  await page.waitForSelector('text=You are number 1 in line');
+  await shot(page, 'waitlist-joined');
+
+  // The holder lets it go: it is held for the one waiting, who is told by email.
+  await post(`/api/orders/${order.id}/cancel`, holder);
+  await page.waitForSelector('text=This ticket is held for you now');
+  await shot(page, 'waitlist-handed-over');
+  const offer = await stack.email(new RegExp(`Your turn: ${name} is held for you`));
+  assert.match(offer, new RegExp(email.replace(/[.]/g, '\\.')));
+  await page.click('text=Pay for it');
+  await page.waitForSelector('button:has-text("Buy now")');
+  await page.close();
+});

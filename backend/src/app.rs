@@ -103,6 +103,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
+    if let Err(err) = crate::waitlist::publish_rules(&state.pool, &state.config.orders).await {
+        tracing::warn!(error = %err, "could not record the hold rules for waitlist offers yet");
+    }
     let live = live::start(&state).await?;
     let hub = state.live.clone();
     // Open streams never end by themselves: they are ended when the server stops accepting.

@@ -26,3 +26,4 @@ pub mod state;
 pub mod telemetry;
 pub mod ticket_files;
 pub mod validation;
+pub mod waitlist;

@@ -213,6 +213,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hold_rules (id) {
+        id -> Bool,
+        hold_seconds -> Int8,
+        max_live_holds -> Int8,
+        tax_milli_percent -> Int8,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(tickets -> users (owner_id));
 diesel::joinable!(outbox_deliveries -> outbox_events (event_id));
@@ -240,4 +249,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     payouts,
     listing_changes,
     waitlist,
+    hold_rules,
 );

@@ -194,6 +194,27 @@ impl From<ListingsError> for ApiError {
     }
 }
 
+impl From<crate::waitlist::WaitlistError> for ApiError {
+    fn from(err: crate::waitlist::WaitlistError) -> Self {
+        use crate::waitlist::WaitlistError;
+        match err {
+            WaitlistError::NotFound => Self::not_found("ticket"),
+            WaitlistError::NotInLine => {
+                Self::NotFound(Json(ErrorBody::single("not_in_line", "You are not in line for this ticket.")))
+            }
+            WaitlistError::OwnListing => Self::conflict("own_ticket", "You cannot wait for your own listing."),
+            WaitlistError::YoursAlready => {
+                Self::conflict("ticket_held_by_you", "You hold this ticket already: pay for it.")
+            }
+            WaitlistError::NotHeld => Self::conflict(
+                "ticket_not_held",
+                "Nobody holds this ticket: reserve it if it is for sale. A line forms only while it is held.",
+            ),
+            WaitlistError::Db(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::live::LiveError> for ApiError {
     fn from(err: crate::live::LiveError) -> Self {
         use crate::live::LiveError;

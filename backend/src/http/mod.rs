@@ -30,6 +30,7 @@ use crate::payouts::api::PayoutsApi;
 use crate::sales::api::SalesApi;
 use crate::state::AppState;
 use crate::ticket_files::api::TicketFilesApi;
+use crate::waitlist::api::WaitlistApi;
 
 /// Page size of paged lists when the client names none.
 pub fn default_page_size() -> i64 {
@@ -53,14 +54,35 @@ pub enum ApiTags {
     Health,
 }
 
-type Apis =
-    (HealthApi, AccountsApi, ListingsApi, LiveApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi);
+type Apis = (
+    HealthApi,
+    AccountsApi,
+    ListingsApi,
+    LiveApi,
+    WaitlistApi,
+    TicketFilesApi,
+    OrdersApi,
+    PaymentsApi,
+    SalesApi,
+    PayoutsApi,
+);
 
 /// The API as an OpenAPI service, with paths under `/api`. Needs no database, so the spec can be
 /// written anywhere.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AccountsApi, ListingsApi, LiveApi, TicketFilesApi, OrdersApi, PaymentsApi, SalesApi, PayoutsApi),
+        (
+            HealthApi,
+            AccountsApi,
+            ListingsApi,
+            LiveApi,
+            WaitlistApi,
+            TicketFilesApi,
+            OrdersApi,
+            PaymentsApi,
+            SalesApi,
+            PayoutsApi,
+        ),
         "Ticket Exchange",
         env!("CARGO_PKG_VERSION"),
     )

@@ -206,6 +206,8 @@ pub async fn update(
     let mut conn = db::conn(pool).await?;
     conn.transaction(async |conn| {
         lock_editable(conn, owner_id, id, Some(expected_version), now).await?;
+        // Those waiting waited for the listing as it was.
+        crate::waitlist::store::clear(conn, id).await?;
         let ticket = store::update_fields(conn, id, &draft.fields(), now).await?;
         outbox::record(conn, &Event::TicketUpdated { ticket_id: id, version: ticket.version }, now).await?;
         Ok(ticket)
@@ -223,6 +225,7 @@ pub async fn delete(
     let mut conn = db::conn(pool).await?;
     conn.transaction(async |conn| {
         lock_editable(conn, owner_id, id, expected_version, now).await?;
+        crate::waitlist::store::clear(conn, id).await?;
         let ticket = store::mark_deleted(conn, id, now).await?;
         outbox::record(conn, &Event::TicketDeleted { ticket_id: id, version: ticket.version }, now).await?;
         Ok(())

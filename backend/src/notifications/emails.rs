@@ -20,6 +20,8 @@ pub enum EmailKind {
     LatePaymentRefunded,
     /// To the seller: their ticket sold.
     TicketSold,
+    /// To the first in a listing's waitlist: the ticket is held for them, to pay for by a deadline.
+    WaitlistOffer,
 }
 
 impl EmailKind {
@@ -29,6 +31,7 @@ impl EmailKind {
             Self::OrderRefunded => "order_refunded",
             Self::LatePaymentRefunded => "late_payment_refunded",
             Self::TicketSold => "ticket_sold",
+            Self::WaitlistOffer => "waitlist_offer",
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct OrderEmail {
     pub orders_url: String,
     pub link_label: &'static str,
     pub hold_minutes: u64,
+    /// Until when an offered ticket is held, formatted (empty for other emails).
+    pub deadline: String,
     /// The attached ticket file's name, when the ticket is attached.
     pub attachment: Option<String>,
     /// The seller's share of the price after the platform's fee (the seller's email).
@@ -71,6 +76,8 @@ pub struct OrderFacts<'a> {
     pub billing: Option<Billing>,
     pub public_url: &'a str,
     pub hold_minutes: u64,
+    /// Until when an offered ticket is held (a waitlist offer).
+    pub deadline: Option<DateTime<Utc>>,
     /// The name of the ticket file attached, if one is.
     pub attachment: Option<&'a str>,
     /// The seller's share of the price after the platform's fee, in minor units (the seller's email).
@@ -103,8 +110,17 @@ impl OrderEmail {
             refund: refunded.then(|| money(-facts.total)),
             total: money(if refunded { 0 } else { facts.total }),
             billing: facts.billing,
-            orders_url: format!("{}/{}", facts.public_url, if to_seller { "sales" } else { "orders" }),
-            link_label: if to_seller { "View your sales" } else { "View your orders" },
+            orders_url: match facts.kind {
+                EmailKind::TicketSold => format!("{}/sales", facts.public_url),
+                EmailKind::WaitlistOffer => format!("{}/orders/{}/checkout", facts.public_url, facts.order_id),
+                _ => format!("{}/orders", facts.public_url),
+            },
+            link_label: match facts.kind {
+                EmailKind::TicketSold => "View your sales",
+                EmailKind::WaitlistOffer => "Pay for your ticket",
+                _ => "View your orders",
+            },
+            deadline: facts.deadline.map(|at| at.format("%B %-d, %Y at %H:%M UTC").to_string()).unwrap_or_default(),
             hold_minutes: facts.hold_minutes,
             attachment: facts.attachment.map(str::to_owned),
             seller_share: facts.seller_share.map(money),
@@ -117,6 +133,7 @@ impl OrderEmail {
             EmailKind::OrderRefunded => format!("Refund for order #{}: {}", self.order_ref, self.title),
             EmailKind::LatePaymentRefunded => format!("Your payment for order #{} was returned", self.order_ref),
             EmailKind::TicketSold => format!("Your ticket sold: {}", self.title),
+            EmailKind::WaitlistOffer => format!("Your turn: {} is held for you", self.title),
         };
         // Header values never carry line breaks, whatever a title contains.
         subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
@@ -131,6 +148,7 @@ impl OrderEmail {
             EmailKind::OrderRefunded => (RefundedText { email }.render()?, RefundedHtml { email }.render()?),
             EmailKind::LatePaymentRefunded => (LateText { email }.render()?, LateHtml { email }.render()?),
             EmailKind::TicketSold => (SoldText { email }.render()?, SoldHtml { email }.render()?),
+            EmailKind::WaitlistOffer => (OfferText { email }.render()?, OfferHtml { email }.render()?),
         })
     }
 
@@ -200,6 +218,18 @@ struct LateHtml<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "email/waitlist_offer.txt")]
+struct OfferText<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
+#[template(path = "email/waitlist_offer.html")]
+struct OfferHtml<'a> {
+    email: &'a OrderEmail,
+}
+
+#[derive(Template)]
 #[template(path = "email/ticket_sold.txt")]
 struct SoldText<'a> {
     email: &'a OrderEmail,
@@ -239,7 +269,26 @@ mod tests {
             hold_minutes: 15,
             attachment: Some("ticket-x.pdf"),
             seller_share: (kind == EmailKind::TicketSold).then_some(4_050),
+            deadline: (kind == EmailKind::WaitlistOffer).then(|| {
+                DateTime::parse_from_rfc3339("2026-11-23T12:15:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+            }),
         })
+    }
+
+    #[test]
+    fn a_waitlist_offer_says_until_when_the_ticket_is_held_and_links_to_paying() {
+        let email = facts(EmailKind::WaitlistOffer, "Jazz night", "Ada Lovelace");
+        assert_eq!(email.subject(), "Your turn: Jazz night is held for you");
+        let (text, html) = email.render().expect("renders");
+        for part in [&text, &html] {
+            for expected in [
+                "November 23, 2026 at 12:15 UTC",
+                "/orders/00000000-0000-0000-0000-000000000000/checkout",
+                "$47.25 CAD",
+            ] {
+                assert!(part.contains(expected), "missing {expected:?} in {part}");
+            }
+        }
     }
 
     #[test]

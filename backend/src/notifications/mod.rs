@@ -43,6 +43,7 @@ pub struct Notifier {
 pub async fn send_order_email(notifier: Arc<Notifier>, delivery: Delivery) -> Result<(), ConsumerError> {
     let (order_id, kind) = match delivery.event {
         Event::OrderCompleted { order_id, .. } => (order_id, EmailKind::OrderConfirmation),
+        Event::WaitlistOffered { order_id, .. } => (order_id, EmailKind::WaitlistOffer),
         Event::OrderRefunded { order_id, late_payment: true, .. } => (order_id, EmailKind::LatePaymentRefunded),
         Event::OrderRefunded { order_id, .. } => (order_id, EmailKind::OrderRefunded),
         _ => return Ok(()),
@@ -71,6 +72,10 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
     let addressee = match (kind, &ticket) {
         // A sale refunded before the seller's email went out is no news to send.
         (EmailKind::TicketSold, _) if order.status != "complete" => return Ok(()),
+        // An offer that ended before its email went out (paid, let go, lapsed) is no news either.
+        (EmailKind::WaitlistOffer, _) if !crate::orders::store::HOLDING.contains(&order.status.as_str()) => {
+            return Ok(());
+        }
         (EmailKind::TicketSold, Some(ticket)) => ticket.owner_id,
         (EmailKind::TicketSold, None) => return Ok(()),
         _ => order.buyer_id,
@@ -87,6 +92,7 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
         _ => None,
     };
     let at = match kind {
+        EmailKind::WaitlistOffer => Some(order.created_at),
         EmailKind::OrderConfirmation | EmailKind::TicketSold => order.completed_at,
         _ => order.refunded_at,
     }
@@ -132,6 +138,7 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
             billing: order.billing.as_ref().and_then(Billing::from_json),
             public_url: &notifier.public_url,
             hold_minutes: notifier.hold_minutes,
+            deadline: (kind == EmailKind::WaitlistOffer).then_some(order.expires_at),
             attachment: attachment.as_ref().map(|file| file.file_name.as_str()),
             seller_share,
         });

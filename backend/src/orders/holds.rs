@@ -179,7 +179,8 @@ WHERE o.id = released.order_id AND o.status IN ('created', 'awaiting_payment')
 RETURNING o.id, o.ticket_id, o.version";
 
 /// Ends up to `batch` lapsed holds in the caller's transaction, recording an `order.expired` event for
-/// each. Returns how many holds ended.
+/// each, and hands each listing someone waits for to the first in its line. Returns how many holds
+/// ended.
 pub async fn expire_batch(conn: &mut AsyncPgConnection, now: DateTime<Utc>, batch: i64) -> QueryResult<usize> {
     let expired: Vec<Expired> =
         diesel::sql_query(EXPIRE_BATCH).bind::<Timestamptz, _>(now).bind::<BigInt, _>(batch).load(conn).await?;
@@ -188,5 +189,7 @@ pub async fn expire_batch(conn: &mut AsyncPgConnection, now: DateTime<Utc>, batc
         .map(|order| Event::OrderExpired { order_id: order.id, ticket_id: order.ticket_id, version: order.version })
         .collect();
     outbox::record_all(conn, &events, now).await?;
+    let released: Vec<Uuid> = expired.iter().map(|order| order.ticket_id).collect();
+    crate::waitlist::offer_each(conn, &released, now).await?;
     Ok(expired.len())
 }

@@ -75,6 +75,8 @@ pub async fn reserve(
     conn.transaction(async |conn| {
         if let Some(ticket) = tickets::find_for_update(conn, ticket_id).await? {
             holds::expire_if_lapsed(conn, &ticket, session.now).await?;
+            // Someone waiting for it comes first (the second attempt then finds it held).
+            crate::waitlist::offer(conn, ticket_id, session.now).await?;
         }
         Ok::<_, OrdersError>(())
     })
@@ -109,6 +111,7 @@ pub async fn cancel(
             // Lapsed already: end it as the sweep would have, and report it as it now stands.
             if let Some(ticket) = &ticket {
                 holds::expire_if_lapsed(conn, ticket, now).await?;
+                crate::waitlist::offer(conn, ticket_id, now).await?;
             }
             return store::find(conn, order_id).await?.ok_or(OrdersError::OrderNotFound);
         }
@@ -117,6 +120,7 @@ pub async fn cancel(
             store::cancel_holding(conn, order_id, "buyer_cancelled", now).await?.ok_or(OrdersError::OrderNotFound)?;
         let event = Event::OrderCancelled { order_id, ticket_id, version: order.version };
         outbox::record(conn, &event, now).await?;
+        crate::waitlist::offer(conn, ticket_id, now).await?;
         Ok(order)
     })
     .await

@@ -17,6 +17,9 @@ pub enum Event {
     /// A buyer reserved a listing until `expires_at`.
     #[serde(rename = "order.created")]
     OrderCreated { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, expires_at: DateTime<Utc>, version: i32 },
+    /// The first in a listing's waitlist was given its hold (the order `order_id`) until `expires_at`.
+    #[serde(rename = "waitlist.offered")]
+    WaitlistOffered { order_id: Uuid, ticket_id: Uuid, buyer_id: Uuid, expires_at: DateTime<Utc> },
     /// The buyer released the hold.
     #[serde(rename = "order.cancelled")]
     OrderCancelled { order_id: Uuid, ticket_id: Uuid, version: i32 },
@@ -52,6 +55,7 @@ impl Event {
             Self::TicketUpdated { .. } => "ticket.updated",
             Self::TicketDeleted { .. } => "ticket.deleted",
             Self::OrderCreated { .. } => "order.created",
+            Self::WaitlistOffered { .. } => "waitlist.offered",
             Self::OrderCancelled { .. } => "order.cancelled",
             Self::OrderExpired { .. } => "order.expired",
             Self::OrderCompleted { .. } => "order.completed",
@@ -69,6 +73,7 @@ impl Event {
             | Self::TicketUpdated { ticket_id, .. }
             | Self::TicketDeleted { ticket_id, .. } => *ticket_id,
             Self::OrderCreated { order_id, .. }
+            | Self::WaitlistOffered { order_id, .. }
             | Self::OrderCancelled { order_id, .. }
             | Self::OrderExpired { order_id, .. }
             | Self::OrderCompleted { order_id, .. }

@@ -34,6 +34,7 @@ pub mod consumers {
 
 /// Which consumers receive which event kinds.
 const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
+    ("waitlist.offered", &[consumers::EMAIL]),
     ("order.cancelled", &[consumers::CANCEL_PAYMENT]),
     ("order.expired", &[consumers::CANCEL_PAYMENT]),
     ("order.refund_requested", &[consumers::REFUND_PAYMENT]),

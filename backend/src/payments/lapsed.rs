@@ -116,7 +116,11 @@ async fn end(
                     tickets::lock_any(conn, order.ticket_id).await?;
                     store::find_for_update(conn, order_id).await?;
                     store::record_intent_status(conn, order_id, intent.status.as_str(), now).await?;
-                    holds::end(conn, order.ticket_id, order_id, ending, now).await
+                    let ended = holds::end(conn, order.ticket_id, order_id, ending, now).await?;
+                    if ended.is_some() {
+                        crate::waitlist::offer(conn, order.ticket_id, now).await?;
+                    }
+                    Ok::<_, diesel::result::Error>(ended)
                 })
                 .await?;
             Ok(if ended.is_some() { Resolution::Released } else { Resolution::NothingToDo })

@@ -192,5 +192,8 @@ pub async fn finish_refund(
         version: refunded.version,
     };
     outbox::record(conn, &event, now).await?;
+    if store::HOLDING.contains(&order.status.as_str()) {
+        crate::waitlist::offer(conn, order.ticket_id, now).await?;
+    }
     Ok(refunded)
 }

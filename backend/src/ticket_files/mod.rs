@@ -86,6 +86,11 @@ pub async fn attach(
             let before = listings::lock_editable(conn, owner_id, ticket_id, None, now).await?;
             let ticket = listings::store::set_file(conn, ticket_id, &key, kind.content_type(), bytes, now).await?;
             outbox::record(conn, &Event::TicketUpdated { ticket_id, version: ticket.version }, now).await?;
+            // A listing back from a refunded sale with its reissued ticket goes to whoever waits.
+            let ticket = match crate::waitlist::offer(conn, ticket_id, now).await? {
+                Some(_) => listings::store::find_for_update(conn, ticket_id).await?.unwrap_or(ticket),
+                None => ticket,
+            };
             Ok::<_, TicketFilesError>((before.file_key, ticket))
         })
         .await;

@@ -210,6 +210,7 @@ fn a_header_injection_attempt_cannot_change_the_headers() {
         public_url: "http://localhost",
         seller_share: None,
         hold_minutes: 15,
+        deadline: None,
         attachment: None,
     });
     let from = "Ticket Exchange <tickets@example.com>".parse().expect("from");

@@ -20,3 +20,4 @@ mod resale;
 mod support;
 mod sweep;
 mod tls;
+mod waitlist;

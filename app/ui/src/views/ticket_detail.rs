@@ -79,6 +79,9 @@ pub fn TicketDetail(id: String) -> Element {
                             p { class: "notice", role: "status",
                                 "Someone is buying this ticket right now. If they do not pay in time, it comes back."
                             }
+                            if !mine {
+                                WaitlistPanel { ticket_id: ticket.id, version: ticket.version }
+                            }
                         } else if status == types::TicketStatusView::Sold {
                             p { class: "muted", role: "status", "This ticket has been sold." }
                         } else if !ticket.for_sale && !mine {
@@ -103,6 +106,67 @@ pub fn TicketDetail(id: String) -> Element {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The line for a held listing: join it, see your place, leave it. The first in line gets the
+/// ticket's hold (and an email) when the current one ends without a sale.
+#[component]
+fn WaitlistPanel(ticket_id: uuid::Uuid, version: i32) -> Element {
+    let signed_in = SESSION.read().user.is_some();
+    let mut error = use_signal(|| None::<String>);
+    // Asked again whenever the listing changes (a hold handed over moves the line).
+    let mut standing = use_resource(use_reactive!(|ticket_id, version| async move {
+        let _ = version;
+        SESSION.peek().user.as_ref()?;
+        let answer = session::client().get_waitlist().id(ticket_id).send().await.map_err(Problem::from);
+        session::note(answer).ok().map(|standing| standing.into_inner())
+    }));
+    let act = move |join: bool| async move {
+        if SESSION.peek().user.is_none() {
+            navigator().push(Route::Login { next: Route::TicketDetail { id: ticket_id.to_string() }.to_string() });
+            return;
+        }
+        let client = session::client();
+        let result = if join {
+            client.join_waitlist().id(ticket_id).send().await.map(drop).map_err(Problem::from)
+        } else {
+            client.leave_waitlist().id(ticket_id).send().await.map(drop).map_err(Problem::from)
+        };
+        match session::note(result) {
+            Ok(()) => {
+                error.set(None);
+                standing.restart();
+            }
+            Err(problem) => error.set(Some(problem.message)),
+        }
+    };
+    let current = standing.read().clone().flatten();
+    let place = current.as_ref().and_then(|standing| standing.place);
+    let waiting = current.as_ref().map_or(0, |standing| standing.waiting);
+    let yours = current.as_ref().and_then(|standing| standing.your_order_id);
+    rsx! {
+        div { class: "waitlist",
+            h2 { "Waitlist" }
+            match (yours, place) {
+                (Some(order), _) => rsx! {
+                    p { role: "status", "This ticket is held for you now." }
+                    Link { class: "button primary", to: Route::Checkout { id: order.to_string() }, "Pay for it" }
+                },
+                (None, Some(place)) => rsx! {
+                    p { role: "status", "You are number {place} in line. If the ticket comes back, it is held for you and we email you." }
+                    button { class: "button secondary", onclick: move |_| act(false), "Leave the waitlist" }
+                },
+                (None, None) => rsx! {
+                    p { role: "status",
+                        if waiting == 0 { "Nobody is waiting yet." } else if waiting == 1 { "1 person is waiting." } else { "{waiting} people are waiting." }
+                        if !signed_in { " Sign in to join them." }
+                    }
+                    button { class: "button primary", onclick: move |_| act(true), "Join the waitlist" }
+                },
+            }
+            FormError { message: error() }
         }
     }
 }

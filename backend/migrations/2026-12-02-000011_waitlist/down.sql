@@ -1,0 +1,2 @@
+DROP TABLE hold_rules;
+DROP TABLE waitlist;
