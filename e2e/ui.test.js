@@ -88,6 +88,17 @@ async function apiListing(token, eventName, price) {
   return call(`/api/tickets/${ticket.id}/file`, 'PUT', TICKET_PDF, 'application/octet-stream');
 }
 
+/** A POST through the API as `token`: a reservation of `listing` at `/api/orders`, else no body. */
+async function apiPost(path, token, listing) {
+  const response = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: path === '/api/orders' ? JSON.stringify({ ticketId: listing.id }) : undefined,
+  });
+  assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
+  return response.json();
+}
+
 async function fillCheckout(page, card) {
   await page.fill('input[name="billing.name"]', 'Ada Lovelace');
   await page.fill('input[name="billing.line1"]', '1 Main St');
@@ -522,15 +533,7 @@ test('pages follow the market live: a held listing leaves, a released one return
   const buyer = await apiSeller();
   const name = `Live show ${unique()}`;
   const listing = await apiListing(seller, name, 3500);
-  const api = async (path, token) => {
-    const response = await fetch(`${stack.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: path === '/api/orders' ? JSON.stringify({ ticketId: listing.id }) : undefined,
-    });
-    assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
-    return response.json();
-  };
+  const api = (path, token) => apiPost(path, token, listing);
   const search = `${stack.url}/?q=${encodeURIComponent(name).replace(/%20/g, '+')}`;
   const watchers = [await stack.page(), await stack.page({ viewport: { width: 375, height: 812 } })];
   for (const page of watchers) {
@@ -584,15 +587,7 @@ test('a buyer joins the waitlist of a held listing and is handed it when the hol
   const holder = await apiSeller();
   const name = `Sold out ${unique()}`;
   const listing = await apiListing(seller, name, 5000);
-  const post = async (path, token) => {
-    const response = await fetch(`${stack.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: path === '/api/orders' ? JSON.stringify({ ticketId: listing.id }) : undefined,
-    });
-    assert.ok(response.ok, `${path}: ${response.status}`);
-    return response.json();
-  };
+  const post = (path, token) => apiPost(path, token, listing);
   const order = await post('/api/orders', holder);
 
   const page = await stack.page();

@@ -27,6 +27,7 @@ from pathlib import Path
 SEED = "20261123"
 MAX_EXAMPLES = os.environ.get("FUZZ_CASES", "30")
 PUBLISHABLE_KEY = "pk_test_ticket_exchange"
+STREAM = "/api/tickets/stream"
 LOGOUT = "/api/users/logout"
 CHECKS = ",".join(
     [
@@ -109,6 +110,10 @@ parameters = {{ "body.orderId" = "{ids['pay']}" }}
 [[operations]]
 include-operation-id-regex = "^(refund_order|get_order_ticket)$"
 parameters = {{ "path.id" = "{ids['refund']}" }}
+
+[[operations]]
+include-operation-id-regex = "^(join_waitlist|get_waitlist|leave_waitlist)$"
+parameters = {{ "path.id" = "{ids['wait']}" }}
 """
     )
 
@@ -160,7 +165,7 @@ def main() -> int:
         body = {"email": email, "password": "fuzzing password", "termsAccepted": True}
         return post(base_url, "/api/users/register", body)["token"]
 
-    token, seller = register("fuzz"), register("seller")
+    token, seller, holder = register("fuzz"), register("seller"), register("holder")
 
     def listing(owner: str, name: str) -> str:
         starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
@@ -187,12 +192,18 @@ def main() -> int:
         "cancel": reserved(),
         "pay": reserved(),
         "refund": paid,
+        # Held by someone else: a line forms.
+        "wait": post(base_url, "/api/orders", {"ticketId": listing(seller, "Concert in demand")}, holder)["ticketId"],
     }
     config = report_dir / "schemathesis.toml"
     known_ids(config, ids)
 
     # Everything but logout first (logging out ends the session the run signs in with), then logout.
-    everything = schemathesis(base_url, token, report_dir / "operations", config, ["--exclude-path", LOGOUT])
+    # The live stream is left out: its answer never ends (a stream of events), so no check could read
+    # it whole; its one input, Last-Event-ID, is tested in tests/api/live.rs.
+    everything = schemathesis(
+        base_url, token, report_dir / "operations", config, ["--exclude-path", LOGOUT, "--exclude-path", STREAM]
+    )
     logout = schemathesis(base_url, token, report_dir / "logout", config, ["--include-path", LOGOUT])
     return everything or logout
 

@@ -8,11 +8,15 @@
 //!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows, and
 //!    beside pgbench calling the server's own reservation, the SQL function `reserve_ticket`.
 //! 3. 500 simultaneous buyers of one listing: winners and p99.
-//! 4. The server's peak resident memory through all of it.
-//! 5. Sweeping 100,000 lapsed holds with the production sweep, beside one bulk UPDATE of the rows.
+//! 4. 1,000 subscribers of the live stream while reservations run: how many changes each is sent and
+//!    the delay from a change to its delivery, p50 and p99, beside the sequencer's interval (the
+//!    longest a committed change waits for its place in the log).
+//! 5. The server's peak resident memory through all of it.
+//! 6. Sweeping 100,000 lapsed holds with the production sweep, beside one bulk UPDATE of the rows.
 //!
 //! Figures are written to `.data/bench/market.txt`. Nothing here asserts on time.
 
+mod live;
 mod load;
 mod seed;
 
@@ -36,6 +40,10 @@ const BROWSE_CLIENTS: usize = 32;
 /// Past them, wrk starts again from its first (then refused) request.
 const PER_RUN: usize = 20_000;
 const CROWD: usize = 500;
+const SUBSCRIBERS: usize = 1_000;
+const LIVE_CLIENTS: usize = 8;
+/// The pairs left between the crowd's and the last listing (the crowd's listing).
+const LIVE_PAIRS: usize = 19_000;
 const LAPSED_HOLDS: i64 = 100_000;
 const PAGE: usize = 20;
 
@@ -100,6 +108,16 @@ SELECT r.refusal, (r.reserved).* FROM bench_pairs p, reserve_ticket(sha256(conve
 now() - interval '7 days', p.ticket, gen_random_uuid(), now(), now() + interval '15 minutes', 3, 5000, \
 'order.created', jsonb_build_object('type', 'order.created'), '{}') AS r WHERE p.n = :n;
 ";
+
+/// The reservation of a pair's listing by its buyer.
+fn reservation(pair: seed::Pair) -> Request {
+    Request {
+        method: "POST",
+        path: "/api/orders".into(),
+        token: Some(pair.token),
+        body: Some(format!("{{\"ticketId\":\"{}\"}}", pair.ticket)),
+    }
+}
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
@@ -204,16 +222,8 @@ async fn main() {
 
     // 2. Reservations, each a new buyer and listing: HTTP, then the same SQL function via pgbench.
     for (run, clients) in CLIENTS.into_iter().enumerate() {
-        let requests: Vec<Request> = seed::pairs(&mut conn, 1 + 2 * run * PER_RUN, PER_RUN)
-            .await
-            .into_iter()
-            .map(|pair| Request {
-                method: "POST",
-                path: "/api/orders".into(),
-                token: Some(pair.token),
-                body: Some(format!("{{\"ticketId\":\"{}\"}}", pair.ticket)),
-            })
-            .collect();
+        let requests: Vec<Request> =
+            seed::pairs(&mut conn, 1 + 2 * run * PER_RUN, PER_RUN).await.into_iter().map(reservation).collect();
         let update = load::pgbench(
             &url,
             &format!("\\set n random(1, {LISTINGS})\nUPDATE bench_rows SET touched = touched + 1 WHERE id = :n;\n"),
@@ -259,13 +269,39 @@ async fn main() {
         ms(load::percentile(&mut outcome.latencies, 0.99)),
         ms(outcome.elapsed)
     ));
+    // 4. Subscribers of the live stream while reservations run.
+    let requests: Vec<Request> = seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN + CROWD, LIVE_PAIRS)
+        .await
+        .into_iter()
+        .map(reservation)
+        .collect();
+    let subscribers = live::Subscribers::open(&server.base_url, SUBSCRIBERS, Duration::from_secs(3)).await;
+    let base_url = server.base_url.clone();
+    let http =
+        tokio::task::spawn_blocking(move || load::wrk(&base_url, &requests, LIVE_CLIENTS, SECONDS)).await.expect("wrk");
+    let heard = subscribers.heard().await;
+    let counts: Vec<usize> = heard.iter().map(|heard| heard.events).collect();
+    let mut delays: Vec<Duration> = heard.into_iter().flat_map(|heard| heard.delays).collect();
+    say(format!(
+        "{SUBSCRIBERS} subscribers of the live stream while {LIVE_CLIENTS} clients reserve ({}): each sent \
+         {} to {} changes, {} deliveries, change to delivery p50 {:.1} ms, p99 {:.1} ms | the sequencer's \
+         interval (the longest a change waits for its place): {:.0} ms",
+        figures(&http),
+        counts.iter().min().copied().unwrap_or(0),
+        counts.iter().max().copied().unwrap_or(0),
+        delays.len(),
+        ms(load::percentile(&mut delays, 0.5)),
+        ms(load::percentile(&mut delays, 0.99)),
+        ms(ticket_exchange::config::LiveSettings::default().sequence_interval),
+    ));
+
     say(format!(
         "server peak memory (VmHWM) through all of the above: {:.1} MiB (target 64 MiB)",
         server.peak_rss_kib() as f64 / 1024.0
     ));
     drop(server);
 
-    // 4. Sweeping 100,000 lapsed holds.
+    // 6. Sweeping 100,000 lapsed holds.
     let url = seed::fresh_database(&admin_url, "bench_sweep").await;
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     let hold = |table: &str| {

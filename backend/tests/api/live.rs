@@ -237,3 +237,19 @@ async fn open_streams_end_when_the_server_stops() {
     server.terminate();
     assert!(follower.ends().await, "the stream ends with the server's shutdown, not at its grace");
 }
+
+#[tokio::test]
+async fn an_idle_stream_sends_keep_alive_comments() {
+    use futures_util::StreamExt;
+    let app = TestApp::spawn_with(&[("LIVE_KEEP_ALIVE", "100ms")]).await;
+    let response = app.request(Method::GET, "/api/tickets/stream").send().await.expect("open");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.bytes_stream();
+    // Nothing changes on this market: all that comes is the comment that keeps proxies from closing it.
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+        .await
+        .expect("a keep-alive within ten seconds")
+        .expect("open")
+        .expect("bytes");
+    assert_eq!(&chunk[..], b":\n\n");
+}

@@ -211,3 +211,30 @@ async fn a_lapsed_hold_raced_by_buyers_sweeps_and_a_waiter_is_held_by_one_order_
     assert!(won.is_empty(), "{} buyers reserved a ticket someone waited for", won.len());
     assert_eq!(orders(&app, &waiter).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_refunded_sale_goes_to_the_line_once_its_seller_attaches_the_reissued_ticket() {
+    use crate::support::checkout::{GOOD_CARD, pay, reserved, start_payment, ticket_status};
+    let app = TestApp::spawn_with_stripe(&[]).await;
+    let purchase = reserved(&app, 4_500).await;
+    let waiter = app.register("waiter@example.com").await;
+    expect_status(join(&app, &waiter, &purchase.ticket).await, StatusCode::CREATED).await;
+    expect_status(start_payment(&app, &purchase.buyer, purchase.order_id()).await, StatusCode::OK).await;
+    expect_status(pay(&app, &purchase.buyer, purchase.order_id(), GOOD_CARD).await, StatusCode::OK).await;
+    // Sold: the line waits on, in case of a refund.
+    assert_eq!(standing(&app, &waiter, &purchase.ticket).await, json!({"place": 1, "waiting": 1}));
+
+    let refund = format!("/api/orders/{}/refund", purchase.order_id());
+    let refunded = app.authed(&purchase.buyer, Method::POST, &refund).json(&json!({})).send().await.expect("refund");
+    expect_status(refunded, StatusCode::OK).await;
+    // Back without its file (the refunded buyer has it): not for sale, and the line still waits.
+    assert!(orders(&app, &waiter).await.is_empty());
+    assert_eq!(standing(&app, &waiter, &purchase.ticket).await, json!({"place": 1, "waiting": 1}));
+
+    let reissued = app.attach_file(&purchase.seller, &purchase.ticket, crate::support::TICKET_PDF).await;
+    assert_eq!(reissued["status"], "held", "handed to the line as the file is attached: {reissued}");
+    assert_eq!(ticket_status(&app, &purchase.ticket).await, "held");
+    let offered = orders(&app, &waiter).await;
+    assert_eq!((offered.len(), offered[0]["status"].as_str()), (1, Some("created")));
+    assert_eq!(live_orders(&app, &purchase.ticket).await, 1);
+}
