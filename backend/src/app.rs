@@ -108,6 +108,7 @@ pub async fn run(
     }
     let live = live::start(&state).await?;
     let hub = state.live.clone();
+    let live_hub = state.live.clone();
     // Open streams never end by themselves: they are ended when the server stops accepting.
     let shutdown = async move {
         shutdown.await;
@@ -116,6 +117,8 @@ pub async fn run(
     let routes = http::routes(state);
     let served =
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(routes, shutdown, Some(grace)).await;
+    // Also when serving failed before any shutdown was asked for.
+    live_hub.close();
     live.stopped().await;
     served?;
     tracing::info!("server stopped");

@@ -73,7 +73,9 @@ async fn deliver(notifier: &Notifier, event_id: i64, order_id: Uuid, kind: Email
         // A sale refunded before the seller's email went out is no news to send.
         (EmailKind::TicketSold, _) if order.status != "complete" => return Ok(()),
         // An offer that ended before its email went out (paid, let go, lapsed) is no news either.
-        (EmailKind::WaitlistOffer, _) if !crate::orders::store::HOLDING.contains(&order.status.as_str()) => {
+        (EmailKind::WaitlistOffer, _)
+            if !crate::orders::store::HOLDING.contains(&order.status.as_str()) || order.expires_at <= now =>
+        {
             return Ok(());
         }
         (EmailKind::TicketSold, Some(ticket)) => ticket.owner_id,

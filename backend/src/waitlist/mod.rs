@@ -152,8 +152,8 @@ pub async fn offer_each(conn: &mut AsyncPgConnection, ticket_ids: &[Uuid], now: 
 /// order already ended), to the first in its line who may hold it: their order, if one was made.
 /// Nothing happens to a listing that is not for sale (no ticket file yet: its line waits for one) or
 /// whose line is empty. A waiter who cannot hold it now (at the hold limit, or reserving something
-/// else this instant) keeps their place for next time; when nobody can, the line is emptied and the
-/// listing stays on the market for all.
+/// else this instant) keeps their place for next time; when nobody can, the line is emptied (kept if a
+/// waiter was only busy) and the listing stays on the market for all.
 pub async fn offer(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<Utc>) -> QueryResult<Option<Uuid>> {
     let Some(ticket) = listings_store::find_for_update(conn, ticket_id).await? else {
         return Ok(None);
@@ -175,12 +175,15 @@ pub async fn offer(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<
         store::clear(conn, ticket_id).await?;
         return Ok(None);
     }
+    // A waiter reserving something else at this instant keeps the line: they may take it next time.
+    let mut busy = false;
     for waiter in line {
         if waiter == ticket.owner_id {
             store::leave(conn, ticket_id, waiter).await?;
             continue;
         }
         if !store::try_lock_buyer(conn, waiter).await? {
+            busy = true;
             continue;
         }
         let live: i64 = orders::table
@@ -236,6 +239,8 @@ pub async fn offer(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<
         outbox::record_all(conn, &events, now).await?;
         return Ok(Some(order_id));
     }
-    store::clear(conn, ticket_id).await?;
+    if !busy {
+        store::clear(conn, ticket_id).await?;
+    }
     Ok(None)
 }
