@@ -103,8 +103,15 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
+    // Hand-overs apply the rules recorded here; with the database away, they are recorded as soon as
+    // it answers.
     if let Err(err) = crate::waitlist::publish_rules(&state.pool, &state.config.orders).await {
-        tracing::warn!(error = %err, "could not record the hold rules for waitlist offers yet");
+        tracing::warn!(error = %err, "cannot record the hold rules for waitlist hand-overs yet; retrying");
+        tokio::spawn(crate::waitlist::publish_rules_until_recorded(
+            state.pool.clone(),
+            state.config.orders,
+            state.live.closed(),
+        ));
     }
     let live = live::start(&state).await?;
     let hub = state.live.clone();

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `/metrics` in the text exposition format.
 //!
 //! Two kinds: what this process did since it started (HTTP requests and latency by route, expiry
-//! sweeps, emails sent and failed), counted as it happens; and the state of the marketplace, which
+//! sweeps, emails sent and failed, live streams open now), counted as it happens; and the state of the marketplace, which
 //! every replica shares, read from the database when scraped (live holds, orders and payments by
 //! status, outbox lag and parked deliveries). Scrapes reach pods directly; the endpoint refuses
 //! requests that came through a proxy (`X-Forwarded-For`), so an Ingress never exposes it.
@@ -71,6 +71,7 @@ pub struct Metrics {
     outbox_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     outbox_parked: Gauge,
     database_up: Gauge,
+    live_streams: Gauge,
     /// One scrape at a time: a refresh clears and refills the per-status series.
     scraping: tokio::sync::Mutex<()>,
 }
@@ -113,6 +114,12 @@ impl Default for Metrics {
             "1 when the last scrape could read the database (the state figures are current), else 0",
             database_up.clone(),
         );
+        let live_streams = Gauge::default();
+        registry.register(
+            "live_streams",
+            "Streams of the live market (GET /api/tickets/stream) open on this process",
+            live_streams.clone(),
+        );
         Self {
             registry,
             requests,
@@ -127,6 +134,7 @@ impl Default for Metrics {
             outbox_lag_seconds,
             outbox_parked,
             database_up,
+            live_streams,
             scraping: tokio::sync::Mutex::new(()),
         }
     }
@@ -162,6 +170,7 @@ impl Metrics {
             }
         };
         self.database_up.set(up);
+        self.live_streams.set(i64::try_from(state.live.open()).unwrap_or(i64::MAX));
         let mut text = String::new();
         encode(&mut text, &self.registry)?;
         Ok(text)

@@ -46,7 +46,10 @@ impl AppState {
             hold_minutes: config.orders.hold.as_secs() / 60,
             claim_timeout: chrono::TimeDelta::from_std(config.mail.claim_timeout).unwrap_or(chrono::TimeDelta::MAX),
         });
-        let live = Arc::new(Hub::new(config.live.max_subscribers));
+        // Streams reading the log (a reconnect, or one that fell behind) take at most a quarter of
+        // the pool between them, so a crowd reconnecting at once leaves the API its connections.
+        let log_readers = (config.database_pool_size / 4).max(1);
+        let live = Arc::new(Hub::new(config.live.max_subscribers, log_readers));
         Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live }))
     }
 

@@ -4,8 +4,13 @@
 //!
 //! The browser's `EventSource` reconnects by itself (sending the last event's id, so nothing is
 //! missed) when the connection drops, as when the server restarts; one it gives up on is opened
-//! anew, and pages fetch again then, since what happened meanwhile is unknown.
+//! anew after a growing, jittered pause (so a fleet of pages does not come back at one instant).
+//!
+//! What a page fetched while the stream was not open may have missed a change, so pages wait a
+//! moment for the stream before they fetch ([`followed`]); a fetch made without it, or data on
+//! screen while a given-up stream was away, is fetched again once a stream opens.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use dioxus::prelude::*;
@@ -41,11 +46,23 @@ impl Live {
     }
 
     /// Listings `search` finds that came on the market after change number `since`, other than
-    /// `shown`.
-    pub fn for_sale_since(&self, since: u64, shown: &[Uuid], search: &Search) -> usize {
+    /// `shown`, and (when the first page ends at `until`, more following it) that a first page
+    /// fetched now would show.
+    pub fn for_sale_since(
+        &self,
+        since: u64,
+        shown: &[Uuid],
+        search: &Search,
+        until: Option<&types::TicketView>,
+    ) -> usize {
         self.listings
             .values()
-            .filter(|(listing, heard)| *heard > since && search.finds(listing) && !shown.contains(&listing.id))
+            .filter(|(listing, heard)| {
+                *heard > since
+                    && search.finds(listing)
+                    && !shown.contains(&listing.id)
+                    && until.is_none_or(|last| search.sorts_by(listing, last))
+            })
             .count()
     }
 
@@ -75,8 +92,92 @@ const KINDS: [&str; 7] = ["listed", "changed", "held", "released", "sold", "dele
 enum Heard {
     /// An event's data.
     Event(String),
-    /// The browser gave up on the stream, and it was opened anew.
-    Reopened,
+    /// A stream opened: everything from now on is heard.
+    Opened,
+    /// The browser is reconnecting, or gave up on the stream (`gave_up`), which is opened anew later.
+    Lost { gave_up: bool },
+}
+
+/// Where the stream stands, outside any signal: pages read it only when they fetch.
+#[derive(Default)]
+struct Following {
+    /// A stream is open now.
+    open: Cell<bool>,
+    /// Something on screen may have missed changes (fetched while no stream was open, or shown
+    /// while a given-up stream was away): fetch again once one opens.
+    stale: Cell<bool>,
+    /// Fetches waiting for a stream to open.
+    waiting: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
+    /// Streams given up on in a row (the pause before the next grows with it).
+    given_up: Cell<u32>,
+    /// A stream was given up on and the next is not open yet: pages need not wait for it.
+    reopening: Cell<bool>,
+}
+
+thread_local! {
+    static FOLLOWING: Following = Following::default();
+}
+
+/// How long a page waits for the stream before it fetches without it.
+#[cfg(target_arch = "wasm32")]
+const PATIENCE_MS: u32 = 1_500;
+
+/// Resolves once the stream is open (or after a moment without it): call it before fetching
+/// listings, so nothing changed between the fetch and the stream goes unheard.
+pub async fn followed() {
+    let (open, reopening) = FOLLOWING.with(|following| (following.open.get(), following.reopening.get()));
+    if open {
+        return;
+    }
+    if reopening {
+        FOLLOWING.with(|following| following.stale.set(true));
+        return;
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let (opened, wait) = futures_channel::oneshot::channel();
+        FOLLOWING.with(|following| following.waiting.borrow_mut().push(opened));
+        let patience = gloo_timers::future::TimeoutFuture::new(PATIENCE_MS);
+        futures_util::future::select(wait, patience).await;
+    }
+    FOLLOWING.with(|following| {
+        if !following.open.get() {
+            following.stale.set(true);
+        }
+    });
+}
+
+/// Takes in what the stream reports about itself; whether pages must fetch again.
+fn note(heard: &Heard) -> bool {
+    FOLLOWING.with(|following| match heard {
+        Heard::Opened => {
+            following.open.set(true);
+            following.reopening.set(false);
+            following.given_up.set(0);
+            for waiting in following.waiting.borrow_mut().drain(..) {
+                let _ = waiting.send(());
+            }
+            following.stale.replace(false)
+        }
+        Heard::Lost { gave_up } => {
+            following.open.set(false);
+            if *gave_up {
+                following.stale.set(true);
+                following.reopening.set(true);
+            }
+            false
+        }
+        Heard::Event(_) => false,
+    })
+}
+
+/// The pause before opening a stream anew after `given_up` in a row: 1 s, doubling to 30 s, each
+/// between half and all of that (`random` in 0..1).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn pause_ms(given_up: u32, random: f64) -> u32 {
+    let full = 1_000_u32.saturating_mul(1 << given_up.saturating_sub(1).min(5)).min(30_000);
+    let share = 0.5 + random.clamp(0.0, 1.0) / 2.0;
+    (f64::from(full) * share) as u32
 }
 
 /// Follows the stream for as long as the app runs (call it once, at the root).
@@ -84,13 +185,13 @@ pub fn use_live_market() {
     let follower = use_coroutine(|mut heard: UnboundedReceiver<Heard>| async move {
         use futures_util::StreamExt;
         while let Some(heard) = heard.next().await {
-            match heard {
-                Heard::Event(data) => {
-                    if let Ok(event) = serde_json::from_str::<types::ListingEvent>(&data) {
-                        LIVE.write().hear(event);
-                    }
-                }
-                Heard::Reopened => LIVE.write().refetches += 1,
+            if note(&heard) {
+                LIVE.write().refetches += 1;
+            }
+            if let Heard::Event(data) = heard
+                && let Ok(event) = serde_json::from_str::<types::ListingEvent>(&data)
+            {
+                LIVE.write().hear(event);
             }
         }
     });
@@ -119,15 +220,27 @@ fn open(heard: futures_channel::mpsc::UnboundedSender<Heard>) {
         let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
     }
     on_event.forget();
+    let opened = heard.clone();
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        let _ = opened.unbounded_send(Heard::Opened);
+    });
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
     let watched = source.clone();
     let on_error = Closure::<dyn FnMut()>::new(move || {
-        // CONNECTING: the browser is reconnecting by itself. CLOSED: it gave up (an answer other than
-        // the stream); start over a little later, and have pages fetch again.
-        if watched.ready_state() == web_sys::EventSource::CLOSED {
+        // CONNECTING: the browser is reconnecting by itself, with the last event's id. CLOSED: it
+        // gave up (an answer other than the stream); start over a little later.
+        let gave_up = watched.ready_state() == web_sys::EventSource::CLOSED;
+        let _ = heard.unbounded_send(Heard::Lost { gave_up });
+        if gave_up {
+            let given_up = FOLLOWING.with(|following| {
+                let given_up = following.given_up.get().saturating_add(1);
+                following.given_up.set(given_up);
+                given_up
+            });
             let heard = heard.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                gloo_timers::future::TimeoutFuture::new(3_000).await;
-                let _ = heard.unbounded_send(Heard::Reopened);
+                gloo_timers::future::TimeoutFuture::new(pause_ms(given_up, js_sys::Math::random())).await;
                 open(heard);
             });
         }
@@ -175,10 +288,45 @@ mod tests {
         live.hear(event(types::ListingEventKind::Released, Some(listing(fresh, 5, true))));
         live.hear(event(types::ListingEventKind::Changed, Some(listing(shown, 2, true))));
         let all = Search::default();
-        assert_eq!(live.for_sale_since(since, &[shown], &all), 1);
-        assert_eq!(live.for_sale_since(live.heard(), &[shown], &all), 0);
+        assert_eq!(live.for_sale_since(since, &[shown], &all, None), 1);
+        assert_eq!(live.for_sale_since(live.heard(), &[shown], &all, None), 0);
         let elsewhere = Search { q: "opera".into(), ..Search::default() };
-        assert_eq!(live.for_sale_since(since, &[shown], &elsewhere), 0, "only what the search finds");
+        assert_eq!(live.for_sale_since(since, &[shown], &elsewhere, None), 0, "only what the search finds");
+    }
+
+    #[test]
+    fn a_new_listing_past_the_end_of_a_first_page_that_goes_on_is_not_offered() {
+        let mut live = Live::default();
+        let priced = |id: u128, price: i64| {
+            let mut listing = listing(Uuid::from_u128(id), 1, true);
+            listing.price = price;
+            listing
+        };
+        live.hear(event(types::ListingEventKind::Listed, Some(priced(1, 500))));
+        live.hear(event(types::ListingEventKind::Listed, Some(priced(2, 5_000))));
+        let by_price = Search { by_price: true, ..Search::default() };
+        let last = priced(9, 1_000);
+        assert_eq!(live.for_sale_since(0, &[], &by_price, Some(&last)), 1, "only the one that would be on it");
+        assert_eq!(live.for_sale_since(0, &[], &by_price, None), 2, "the whole market is on screen");
+    }
+
+    #[test]
+    fn what_was_fetched_without_the_stream_is_fetched_again_once_it_opens() {
+        assert!(!note(&Heard::Opened), "nothing stale yet");
+        assert!(!note(&Heard::Lost { gave_up: false }), "the browser reconnects with the last id");
+        assert!(!note(&Heard::Opened), "and misses nothing");
+        note(&Heard::Lost { gave_up: true });
+        assert!(note(&Heard::Opened), "given up on: what is on screen may have missed changes");
+        assert!(!note(&Heard::Opened), "once");
+    }
+
+    #[test]
+    fn a_stream_given_up_on_is_reopened_after_a_growing_jittered_pause() {
+        assert_eq!((pause_ms(1, 0.0), pause_ms(1, 1.0)), (500, 1_000));
+        assert_eq!(pause_ms(2, 1.0), 2_000);
+        assert_eq!(pause_ms(4, 1.0), 8_000);
+        assert_eq!(pause_ms(40, 1.0), 30_000, "at most thirty seconds");
+        assert!((15_000..=30_000).contains(&pause_ms(40, 0.3)));
     }
 
     #[test]

@@ -63,6 +63,13 @@ impl Search {
             && max.is_none_or(|max| listing.price <= max)
     }
 
+    /// Whether `listing` comes no later than `than` in the market's order for this search (the
+    /// server's: by event start or price, then id).
+    pub fn sorts_by(&self, listing: &types::TicketView, than: &types::TicketView) -> bool {
+        let order = if self.by_price { listing.price.cmp(&than.price) } else { listing.starts_at.cmp(&than.starts_at) };
+        order.then(listing.id.cmp(&than.id)).is_le()
+    }
+
     pub fn sort(&self) -> types::MarketSort {
         if self.by_price { types::MarketSort::Price } else { types::MarketSort::Start }
     }

@@ -10,6 +10,18 @@ use futures_util::StreamExt;
 use futures_util::future::join_all;
 use tokio::task::JoinHandle;
 
+/// The part of an event a subscriber reads.
+#[derive(serde::Deserialize)]
+struct Sent {
+    listing: Option<Changed>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Changed {
+    updated_at: DateTime<Utc>,
+}
+
 /// What one subscriber heard.
 pub struct Heard {
     pub events: usize,
@@ -39,11 +51,9 @@ impl Subscribers {
                     while let Ok(Some(Ok(event))) = tokio::time::timeout(quiet, events.next()).await {
                         let arrived = Utc::now();
                         heard.events += 1;
-                        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or_default();
-                        if let Some(changed) =
-                            data["listing"]["updatedAt"].as_str().and_then(|at| at.parse::<DateTime<Utc>>().ok())
-                        {
-                            heard.delays.push((arrived - changed).to_std().unwrap_or_default());
+                        // Only the one field: the subscribers share the machine with the server.
+                        if let Ok(Sent { listing: Some(Changed { updated_at }) }) = serde_json::from_str(&event.data) {
+                            heard.delays.push((arrived - updated_at).to_std().unwrap_or_default());
                         }
                     }
                     heard

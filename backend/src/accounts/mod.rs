@@ -177,6 +177,14 @@ pub async fn authenticate(
         .ok_or(AccountsError::Unauthenticated)
 }
 
+/// The user a checked session belongs to, inside the caller's transaction (`None` when it is not live).
+pub async fn session_user(
+    conn: &mut diesel_async::AsyncPgConnection,
+    check: SessionCheck,
+) -> diesel::QueryResult<Option<Uuid>> {
+    Ok(sessions::authenticate(conn, check).await?.map(|who| who.user_id))
+}
+
 /// The account behind a session.
 pub async fn current_user(pool: &DbPool, who: Authenticated) -> Result<User, AccountsError> {
     let mut conn = db::conn(pool).await?;

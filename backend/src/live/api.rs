@@ -1,5 +1,6 @@
 //! `GET /api/tickets/stream`: changes to listings as server-sent events.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -8,12 +9,13 @@ use poem::web::Data;
 use poem::web::sse::Event as SseEvent;
 use poem_openapi::param::Header;
 use poem_openapi::payload::EventStream;
-use poem_openapi::types::ToJSON;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{Enum, Object, OpenApi};
 
 use super::LiveError;
 use super::follow::{self, Item, Start};
-use super::log::ChangeKind;
+use super::log::{ChangeKind, Frame};
 use crate::http::ApiTags;
 use crate::http::error::ApiError;
 use crate::listings::api::TicketView;
@@ -64,6 +66,45 @@ pub(crate) struct ListingEvent {
     listing: Option<TicketView>,
 }
 
+/// A [`ListingEvent`] as sent. A change's is rendered once, by the first of this process's streams
+/// to send it, for all of them: a thousand streams cost one rendering, not a thousand.
+pub(crate) struct SentEvent {
+    position: i64,
+    frame: Frame,
+}
+
+impl Type for SentEvent {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        ListingEvent::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        ListingEvent::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        ListingEvent::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for SentEvent {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.frame.data).ok()
+    }
+}
+
 pub struct LiveApi;
 
 #[OpenApi]
@@ -79,7 +120,7 @@ impl LiveApi {
         /// The `position` of the last event received.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
-    ) -> Result<EventStream<BoxStream<'static, ListingEvent>>, ApiError> {
+    ) -> Result<EventStream<BoxStream<'static, SentEvent>>, ApiError> {
         let start = match last_event_id.0.as_deref().map(str::trim) {
             None | Some("") => Start::Now,
             Some(raw) => match raw.parse::<i64>() {
@@ -91,23 +132,37 @@ impl LiveApi {
         let slot = hub.join().map_err(LiveError::from)?;
         let changes = follow::follow(hub, slot, state.pool.clone(), start).await.map_err(LiveError::from)?;
         let clock = state.clock.clone();
-        let events = changes.map(move |item| event(item, clock.now())).boxed();
-        Ok(EventStream::new(events).keep_alive(state.config.live.keep_alive).to_event(|event| {
-            // The kind's name as the spec spells it.
-            let kind = event.kind.to_json().and_then(|kind| kind.as_str().map(str::to_owned)).unwrap_or_default();
-            let id = event.position.to_string();
-            SseEvent::message(event.to_json_string()).event_type(kind).id(id)
+        let events = changes.map(move |item| sent(item, clock.now())).boxed();
+        Ok(EventStream::new(events).keep_alive(state.config.live.keep_alive).to_event(|sent| {
+            SseEvent::message(sent.frame.data).event_type(sent.frame.event).id(sent.position.to_string())
         }))
     }
 }
 
-fn event(item: Item, now: chrono::DateTime<chrono::Utc>) -> ListingEvent {
+fn sent(item: Item, now: chrono::DateTime<chrono::Utc>) -> SentEvent {
     match item {
-        Item::Change(change) => ListingEvent {
-            kind: change.kind.into(),
-            position: change.position,
-            listing: Some(TicketView::new(change.listing.clone(), now)),
+        Item::Change(change) => {
+            let frame = change
+                .frame
+                .get_or_init(|| {
+                    render(ListingEvent {
+                        kind: change.kind.into(),
+                        position: change.position,
+                        listing: Some(TicketView::new(change.listing.clone(), now)),
+                    })
+                })
+                .clone();
+            SentEvent { position: change.position, frame }
+        }
+        Item::Refetch { position } => SentEvent {
+            position,
+            frame: render(ListingEvent { kind: ListingEventKind::Refetch, position, listing: None }),
         },
-        Item::Refetch { position } => ListingEvent { kind: ListingEventKind::Refetch, position, listing: None },
     }
+}
+
+fn render(event: ListingEvent) -> Frame {
+    // The kind's name as the spec spells it.
+    let kind = event.kind.to_json().and_then(|kind| kind.as_str().map(str::to_owned)).unwrap_or_default();
+    Frame { event: kind, data: event.to_json_string() }
 }

@@ -45,6 +45,7 @@ pub enum Start {
 }
 
 struct Follower {
+    hub: Arc<Hub>,
     pool: DbPool,
     changes: broadcast::Receiver<Arc<Change>>,
     /// The last position sent.
@@ -71,9 +72,9 @@ pub async fn follow(
     let (cursor, behind) = match start {
         Start::Now => match hub.position() {
             Some(position) => (position, false),
-            None => (kept(&pool).await?.map_or(0, |(_, last)| last), false),
+            None => (kept(&hub, &pool).await?.map_or(0, |(_, last)| last), false),
         },
-        Start::After(after) => match kept(&pool).await? {
+        Start::After(after) => match kept(&hub, &pool).await? {
             Some((first_kept, last)) if after + 1 < first_kept || after > last => {
                 first = Some(Item::Refetch { position: last });
                 (last, false)
@@ -87,7 +88,7 @@ pub async fn follow(
         },
     };
     let closed = Box::pin(hub.closed());
-    let follower = Follower { pool, changes, cursor, backlog: VecDeque::new(), behind, closed, _slot: slot };
+    let follower = Follower { hub, pool, changes, cursor, backlog: VecDeque::new(), behind, closed, _slot: slot };
     let rest = futures_util::stream::unfold(follower, |mut follower| async move {
         let item = follower.next().await?;
         Some((item, follower))
@@ -95,7 +96,8 @@ pub async fn follow(
     Ok(futures_util::StreamExt::chain(futures_util::stream::iter(first), rest))
 }
 
-async fn kept(pool: &DbPool) -> Result<Option<(i64, i64)>, DbError> {
+async fn kept(hub: &Hub, pool: &DbPool) -> Result<Option<(i64, i64)>, DbError> {
+    let _turn = hub.log_turn().await;
     let mut conn = db::conn(pool).await?;
     Ok(log::kept(&mut conn).await?)
 }
@@ -135,8 +137,11 @@ impl Follower {
     }
 
     async fn read_log(&mut self) -> Result<(), DbError> {
-        let mut conn = db::conn(&self.pool).await?;
-        let page = log::after(&mut conn, self.cursor, PAGE).await?;
+        let page = {
+            let _turn = self.hub.log_turn().await;
+            let mut conn = db::conn(&self.pool).await?;
+            log::after(&mut conn, self.cursor, PAGE).await?
+        };
         // Full: there may be more. Anything newer the hub hands over afterwards is queued for this
         // stream meanwhile (or it lags, and reads the log again).
         self.behind = i64::try_from(page.len()).unwrap_or(i64::MAX) == PAGE;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, SemaphorePermit, broadcast, watch};
 
 use super::log::Change;
 
@@ -19,6 +19,8 @@ pub struct Hub {
     position: AtomicI64,
     open: AtomicUsize,
     max_open: usize,
+    /// Turns at reading the log, for streams that must (see [`Hub::log_turn`]).
+    log_turns: Semaphore,
     closed: watch::Sender<bool>,
 }
 
@@ -28,14 +30,23 @@ pub struct Hub {
 pub struct Full(pub usize);
 
 impl Hub {
-    pub fn new(max_open: usize) -> Self {
+    /// Room for `max_open` streams, of which `log_readers` read the log at a time.
+    pub fn new(max_open: usize, log_readers: usize) -> Self {
         Self {
             sender: broadcast::channel(BUFFER).0,
             position: AtomicI64::new(UNKNOWN),
             open: AtomicUsize::new(0),
             max_open,
+            log_turns: Semaphore::new(log_readers.max(1)),
             closed: watch::channel(false).0,
         }
+    }
+
+    /// A stream's turn at the log, held while it reads: streams queue here rather than for the
+    /// database pool, which the API needs too.
+    pub(super) async fn log_turn(&self) -> SemaphorePermit<'_> {
+        // Never closed, so always a permit.
+        self.log_turns.acquire().await.expect("the hub's log turns are never closed")
     }
 
     /// The last position handed to streams, once known.

@@ -1,6 +1,8 @@
 //! The change log (`listing_changes`): what the trigger on `tickets` records, in the order the
 //! sequencer gives it (see the migration `listing_changes`).
 
+use std::sync::OnceLock;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -44,6 +46,16 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The listing as it was right after the change.
     pub listing: TicketRow,
+    /// The change as streams send it: rendered by the first stream of this process to send it
+    /// (`api.rs`), and copied by every other.
+    pub frame: OnceLock<Frame>,
+}
+
+/// A server-sent event's type and data.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub event: String,
+    pub data: String,
 }
 
 #[derive(Queryable)]
@@ -63,7 +75,12 @@ impl ChangeRow {
                 return None;
             }
         };
-        Some(Change { position: self.position?, kind: ChangeKind::from_db(&self.kind), listing })
+        Some(Change {
+            position: self.position?,
+            kind: ChangeKind::from_db(&self.kind),
+            listing,
+            frame: OnceLock::new(),
+        })
     }
 }
 

@@ -1,12 +1,14 @@
 //! The relay: one connection per process that LISTENs for the sequencer's word, reads what is new in
 //! the log and hands it to the hub. A lost connection is opened again, and the log read from where
-//! the hub stopped, so a change committed through any replica reaches this one's streams.
+//! the hub stopped, so a change committed through any replica reaches this one's streams. When no word
+//! comes for a while the relay checks its connection and reads the log anyway, so a connection that
+//! died silently, or a word lost with one, delays a change by seconds, never forever.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use super::hub::Hub;
 use super::log;
@@ -16,6 +18,10 @@ use crate::db::{self, Connector, DbError, DbPool};
 const PAGE: i64 = 1_000;
 /// The wait before listening again after the connection failed.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+/// How long the relay waits for a word before it checks its connection and reads the log anyway.
+const QUIET: Duration = Duration::from_secs(5);
+/// How long that check may take before the connection is given up for dead.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs until the hub closes.
 pub async fn run(hub: Arc<Hub>, connector: Connector, pool: DbPool) {
@@ -44,6 +50,8 @@ enum RelayError {
     Connect(#[from] diesel::ConnectionError),
     #[error("the listening connection closed")]
     Closed,
+    #[error("the listening connection stopped answering")]
+    Unresponsive,
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     #[error(transparent)]
@@ -56,13 +64,36 @@ async fn listen(hub: &Hub, connector: &Connector, pool: &DbPool) -> Result<(), R
     diesel::sql_query(format!("LISTEN {}", log::CHANNEL)).execute(&mut conn).await?;
     // Listening: whatever the sequencer announces from now on is heard. Before that, read the log.
     catch_up(hub, pool).await?;
-    let mut heard = std::pin::pin!(conn.notifications_stream());
     loop {
-        match heard.next().await {
-            Some(Ok(_)) => catch_up(hub, pool).await?,
-            Some(Err(err)) => return Err(err.into()),
-            None => return Err(RelayError::Closed),
+        let heard = {
+            // The connection keeps what arrives meanwhile: a new stream of it loses nothing.
+            let mut heard = std::pin::pin!(conn.notifications_stream());
+            match tokio::time::timeout(QUIET, heard.next()).await {
+                Ok(Some(Ok(_))) => {
+                    // One reading answers every word already here.
+                    loop {
+                        match heard.next().now_or_never() {
+                            Some(Some(Ok(_))) => {}
+                            Some(Some(Err(err))) => return Err(err.into()),
+                            Some(None) => return Err(RelayError::Closed),
+                            None => break,
+                        }
+                    }
+                    true
+                }
+                Ok(Some(Err(err))) => return Err(err.into()),
+                Ok(None) => return Err(RelayError::Closed),
+                Err(_) => false,
+            }
+        };
+        if !heard {
+            // A quiet market, or a connection that died without a word (a half-open TCP connection
+            // says nothing): ask it something, and read the log anyway.
+            tokio::time::timeout(PROBE_TIMEOUT, diesel::sql_query("SELECT 1").execute(&mut conn))
+                .await
+                .map_err(|_| RelayError::Unresponsive)??;
         }
+        catch_up(hub, pool).await?;
     }
 }
 

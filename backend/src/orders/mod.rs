@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub use store::OrderRow;
 
-use crate::accounts::SessionCheck;
+use crate::accounts::{self, SessionCheck};
 use crate::config::OrderPolicy;
 use crate::db::{self, DbError, DbPool};
 use crate::listings::store as tickets;
@@ -72,15 +72,25 @@ pub async fn reserve(
     if !matches!(first, Err(reservation::Refusal::HoldLapsed)) {
         return first.map_err(OrdersError::from);
     }
-    conn.transaction(async |conn| {
-        if let Some(ticket) = tickets::find_for_update(conn, ticket_id).await? {
+    let handed_over = conn
+        .transaction(async |conn| {
+            let Some(ticket) = tickets::find_for_update(conn, ticket_id).await? else {
+                return Ok::<_, OrdersError>(None);
+            };
             holds::expire_if_lapsed(conn, &ticket, session.now).await?;
-            // Someone waiting for it comes first (the second attempt then finds it held).
-            crate::waitlist::offer(conn, ticket_id, session.now).await?;
-        }
-        Ok::<_, OrdersError>(())
-    })
-    .await?;
+            // Someone waiting for it comes first (the second attempt then finds it held), and that
+            // may be this buyer: then the hold handed over is the answer.
+            let Some(offered) = crate::waitlist::offer(conn, ticket_id, session.now).await? else {
+                return Ok(None);
+            };
+            let order = store::find(conn, offered).await?;
+            let caller = accounts::session_user(conn, session.clone()).await?;
+            Ok(order.filter(|order| caller == Some(order.buyer_id)))
+        })
+        .await?;
+    if let Some(order) = handed_over {
+        return Ok(order);
+    }
     reservation::attempt(&mut conn, session, ticket_id, policy).await.map_err(OrdersError::from)
 }
 

@@ -65,6 +65,21 @@ pub async fn publish_rules(pool: &DbPool, policy: &OrderPolicy) -> Result<(), Db
     Ok(store::write_rules(&mut conn, rules).await?)
 }
 
+/// Tries [`publish_rules`] every second until it succeeds or `stopped` resolves.
+pub async fn publish_rules_until_recorded(pool: DbPool, policy: OrderPolicy, stopped: impl Future<Output = ()>) {
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        if publish_rules(&pool, &policy).await.is_ok() {
+            tracing::info!("recorded the hold rules for waitlist hand-overs");
+            return;
+        }
+    }
+}
+
 /// `user_id` joins the line for the held listing `ticket_id`.
 pub async fn join(
     pool: &DbPool,
@@ -169,6 +184,8 @@ pub async fn offer(conn: &mut AsyncPgConnection, ticket_id: Uuid, now: DateTime<
         return Ok(None);
     }
     let Some(rules) = store::rules(conn).await? else {
+        // Every server records them when it starts, or as soon as the database answers.
+        tracing::error!(%ticket_id, "no hold rules are recorded yet: the listing goes back on the market");
         return Ok(None);
     };
     if starts_at <= now {

@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::support::checkout::{GOOD_CARD, pay, start_payment};
+use crate::support::database::count;
 use crate::support::live::{Follower, LiveEvent};
 use crate::support::process::ServerProcess;
 use crate::support::{Session, TICKET_PDF, TestApp, expect_error, expect_status, listing, publish, stripe};
@@ -99,6 +100,67 @@ async fn every_change_is_sent_in_order_and_a_reconnect_gets_exactly_what_it_miss
 }
 
 #[tokio::test]
+async fn a_change_whose_announcement_never_comes_is_sent_all_the_same() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    let mut follower = Follower::open(&app.base_url, None).await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_500).await;
+    let listed = follower.take(2).await;
+    assert_eq!(listed[1].listing().1, id(&ticket));
+
+    // A change placed in the log with no NOTIFY, as if the word were lost with a connection: the
+    // relay reads the log when it has heard nothing for a while.
+    let position = count(
+        &app.database_url,
+        &format!(
+            "WITH placed AS (
+                INSERT INTO listing_changes (position, ticket_id, kind, version, listing)
+                SELECT (SELECT max(position) + 1 FROM listing_changes), id, 'changed', version, to_jsonb(tickets)
+                FROM tickets WHERE id = '{}'
+                RETURNING position)
+             SELECT position AS count FROM placed",
+            id(&ticket)
+        ),
+    )
+    .await;
+    let unannounced = follower.next().await;
+    assert_eq!((unannounced.id, unannounced.kind.as_str()), (position, "changed"));
+    assert_eq!(unannounced.listing().1, id(&ticket));
+}
+
+#[tokio::test]
+async fn a_hold_handed_to_the_next_in_line_is_one_change_never_back_on_the_market() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    let (holder, waiter) = (app.register("holder@example.com").await, app.register("waiter@example.com").await);
+    let mut follower = Follower::open(&app.base_url, None).await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_500).await;
+    expect_status(app.reserve(&holder, &ticket["id"]).await, StatusCode::CREATED).await;
+    let join = app.authed(&waiter, Method::POST, &format!("/api/tickets/{}/waitlist", id(&ticket))).send().await;
+    expect_status(join.expect("join"), StatusCode::CREATED).await;
+    assert_eq!(
+        said(&follower.take(3).await),
+        expected(&id(&ticket), &[("listed", 1, "available"), ("changed", 2, "available"), ("held", 3, "held")])
+    );
+
+    // The hold lapses: the sweep ends it and hands the ticket to the waiter in one transaction, and
+    // then a new listing shows what came next.
+    app.advance(chrono::TimeDelta::minutes(16));
+    ticket_exchange::orders::sweep::sweep_lapsed_holds(&app.pool, app.clock_now(), 500).await.expect("sweep");
+    let later = app.create_ticket(&seller, "Opera", 3_000).await;
+    let events = follower.take(3).await;
+    assert_eq!(
+        said(&events),
+        vec![
+            ("held".into(), id(&ticket), 5, "held".into()),
+            ("listed".into(), id(&later), 1, "available".into()),
+            ("changed".into(), id(&later), 2, "available".into()),
+        ],
+        "no `released` between the two holds"
+    );
+}
+
+#[tokio::test]
 async fn a_client_too_far_behind_is_told_to_refetch() {
     let app = TestApp::spawn_with(&[("LIVE_HISTORY", "2")]).await;
     let seller = app.register("seller@example.com").await;
@@ -150,6 +212,8 @@ async fn a_process_full_of_streams_answers_503() {
     let _second = Follower::open(&app.base_url, None).await;
     let refused = app.request(Method::GET, "/api/tickets/stream").send().await.expect("send");
     expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    let metrics = app.request(Method::GET, "/metrics").send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.lines().any(|line| line == "ticket_exchange_live_streams 2"), "two open: {metrics}");
     // A stream closed frees its place.
     drop(first);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -114,6 +114,35 @@ async fn a_hold_that_lapses_goes_to_the_first_in_line_then_the_next_then_the_mar
 }
 
 #[tokio::test]
+async fn the_first_in_line_reserving_a_lapsed_hold_before_the_sweep_is_given_the_hold_handed_over() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    let (holder, first, second) = (
+        app.register("holder@example.com").await,
+        app.register("first@example.com").await,
+        app.register("second@example.com").await,
+    );
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_500).await;
+    expect_status(app.reserve(&holder, &ticket["id"]).await, StatusCode::CREATED).await;
+    expect_status(join(&app, &first, &ticket).await, StatusCode::CREATED).await;
+    expect_status(join(&app, &second, &ticket).await, StatusCode::CREATED).await;
+    app.advance(TimeDelta::minutes(16));
+
+    // No sweep yet: the first in line clicks Buy on the lapsed hold and is answered with the hold the
+    // line handed them, not told the ticket is taken.
+    let reserved = expect_status(app.reserve(&first, &ticket["id"]).await, StatusCode::CREATED).await;
+    let theirs = orders(&app, &first).await;
+    assert_eq!(theirs.len(), 1, "one order, not two");
+    assert_eq!(reserved["id"], theirs[0]["id"]);
+    assert_eq!(reserved["status"], "created");
+    assert_eq!(live_orders(&app, &ticket).await, 1);
+    assert_eq!(standing(&app, &second, &ticket).await, json!({"place": 1, "waiting": 1}));
+
+    // The second in line asking now is told it is held.
+    expect_error(app.reserve(&second, &ticket["id"]).await, StatusCode::CONFLICT, "ticket_unavailable").await;
+}
+
+#[tokio::test]
 async fn a_waiter_at_the_hold_limit_is_passed_over_and_keeps_their_place() {
     let app = TestApp::spawn_with(&[("MAX_LIVE_HOLDS", "1")]).await;
     let seller = app.register("seller@example.com").await;

@@ -15,6 +15,7 @@ const QUERY_MAX: usize = 100;
 /// One page of the market for `search`, after `cursor`.
 async fn market_page(search: &Search, cursor: Option<String>) -> Result<types::TicketPage, Problem> {
     let (min, max) = search.price_range().map_err(|bad| Problem { message: bad.message, ..Problem::default() })?;
+    crate::live::followed().await;
     let client = session::client();
     let mut request = client.list_tickets().limit(PAGE_SIZE).sort(search.sort());
     if !search.q.trim().is_empty() {
@@ -106,7 +107,7 @@ pub fn Landing(search: Search) -> Element {
         None => ("Loading tickets…".to_owned(), rsx! {}),
         Some(Err(problem)) => (String::new(), rsx! { p { class: "form-error", role: "alert", "{problem.message}" } }),
         Some(Ok(page)) if page.items.is_empty() => {
-            let fresh = LIVE.read().for_sale_since(since(), &[], &search);
+            let fresh = LIVE.read().for_sale_since(since(), &[], &search, None);
             let results = rsx! {
                 FreshListings { count: fresh, on_show: move |_| refresh() }
                 EmptyMarket { filtered }
@@ -126,7 +127,9 @@ pub fn Landing(search: Search) -> Element {
             let fetched_ids: Vec<_> = fetched.iter().map(|ticket| ticket.id).collect();
             let items: Vec<types::TicketView> =
                 fetched.into_iter().map(|ticket| live.newest(ticket)).filter(|ticket| ticket.for_sale).collect();
-            let fresh = live.for_sale_since(since(), &fetched_ids, &search);
+            // Offered only if the first page fetched anew would show it.
+            let until = page.items.last().filter(|_| page.next_cursor.is_some());
+            let fresh = live.for_sale_since(since(), &fetched_ids, &search, until);
             drop(live);
             let shown = items.len();
             let status = match (&next, shown) {

@@ -12,7 +12,10 @@ use crate::session::{self, SESSION};
 pub fn TicketDetail(id: String) -> Element {
     let mut ticket = use_resource(move || {
         let id = id.clone();
-        async move { super::fetch_ticket(&id).await }
+        async move {
+            crate::live::followed().await;
+            super::fetch_ticket(&id).await
+        }
     });
     // The stream says what was shown may be out of date: fetch again.
     let mut refetched = use_signal(|| LIVE.peek().refetches);
