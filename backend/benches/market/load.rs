@@ -222,6 +222,42 @@ pub struct CrowdOutcome {
     pub elapsed: Duration,
 }
 
+/// Sends `requests` in turn at `per_second` for `seconds` (each on its own task, so a slow answer
+/// does not slow the pace), then waits for the answers.
+pub async fn paced(base_url: &str, requests: &[Request], per_second: u32, seconds: u32) -> Throughput {
+    let client = reqwest::Client::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for request in requests.iter().cycle().take((per_second * seconds) as usize) {
+        tick.tick().await;
+        let mut builder = client
+            .request(request.method.parse().expect("method"), format!("{base_url}{}", request.path))
+            .header("Content-Type", "application/json");
+        if let Some(token) = &request.token {
+            builder = builder.bearer_auth(token);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let ok = builder.send().await.is_ok_and(|r| r.status().is_success());
+            (sent.elapsed(), ok)
+        }));
+    }
+    let results: Vec<(Duration, bool)> = join_all(tasks).await.into_iter().map(|r| r.expect("task")).collect();
+    let elapsed = started.elapsed();
+    let done = results.iter().filter(|(_, ok)| *ok).count();
+    let mut latencies: Vec<Duration> = results.iter().map(|(latency, _)| *latency).collect();
+    Throughput {
+        per_second: done as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&mut latencies, 0.5),
+        p99: percentile(&mut latencies, 0.99),
+        failed: (results.len() - done) as u64,
+    }
+}
+
 /// Sends every request at once: each on its own connection, opened first, then all released
 /// together by a barrier.
 pub async fn crowd(base_url: &str, requests: &[Request]) -> CrowdOutcome {

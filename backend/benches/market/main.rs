@@ -42,6 +42,8 @@ const PER_RUN: usize = 20_000;
 const CROWD: usize = 500;
 const SUBSCRIBERS: usize = 1_000;
 const LIVE_CLIENTS: usize = 8;
+/// Reservations a second in the steady part of the live stream's run.
+const LIVE_PACE: u32 = 50;
 /// The pairs left between the crowd's and the last listing (the crowd's listing).
 const LIVE_PAIRS: usize = 19_000;
 const LAPSED_HOLDS: i64 = 100_000;
@@ -117,6 +119,23 @@ fn reservation(pair: seed::Pair) -> Request {
         token: Some(pair.token),
         body: Some(format!("{{\"ticketId\":\"{}\"}}", pair.ticket)),
     }
+}
+
+/// What the live stream's subscribers were sent, and how soon.
+fn followed(load: &str, heard: Vec<live::Heard>) -> String {
+    let counts: Vec<usize> = heard.iter().map(|heard| heard.events).collect();
+    let mut delays: Vec<Duration> = heard.into_iter().flat_map(|heard| heard.delays).collect();
+    format!(
+        "{SUBSCRIBERS} subscribers of the live stream {load}: each sent {} to {} changes, {} deliveries, \
+         change to delivery p50 {:.1} ms, p99 {:.1} ms | the sequencer's interval (the longest a change \
+         waits for its place): {:.0} ms",
+        counts.iter().min().copied().unwrap_or(0),
+        counts.iter().max().copied().unwrap_or(0),
+        delays.len(),
+        ms(load::percentile(&mut delays, 0.5)),
+        ms(load::percentile(&mut delays, 0.99)),
+        ms(ticket_exchange::config::LiveSettings::default().sequence_interval),
+    )
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -275,25 +294,21 @@ async fn main() {
         .into_iter()
         .map(reservation)
         .collect();
+    let mut paced_requests = requests;
+    let flat_out = paced_requests.split_off(usize::try_from(LIVE_PACE * SECONDS).unwrap_or(0));
+    // At a steady pace the server keeps up with: the delay a subscriber sees.
+    let subscribers = live::Subscribers::open(&server.base_url, SUBSCRIBERS, Duration::from_secs(3)).await;
+    let http = load::paced(&server.base_url, &paced_requests, LIVE_PACE, SECONDS).await;
+    let load = format!("at a steady {LIVE_PACE} reservations/s ({})", figures(&http));
+    say(followed(&load, subscribers.heard().await));
+    // As fast as 8 clients can reserve: more changes than the machine can send to everyone at once,
+    // so the delay is mostly the subscribers' queue.
     let subscribers = live::Subscribers::open(&server.base_url, SUBSCRIBERS, Duration::from_secs(3)).await;
     let base_url = server.base_url.clone();
     let http =
-        tokio::task::spawn_blocking(move || load::wrk(&base_url, &requests, LIVE_CLIENTS, SECONDS)).await.expect("wrk");
-    let heard = subscribers.heard().await;
-    let counts: Vec<usize> = heard.iter().map(|heard| heard.events).collect();
-    let mut delays: Vec<Duration> = heard.into_iter().flat_map(|heard| heard.delays).collect();
-    say(format!(
-        "{SUBSCRIBERS} subscribers of the live stream while {LIVE_CLIENTS} clients reserve ({}): each sent \
-         {} to {} changes, {} deliveries, change to delivery p50 {:.1} ms, p99 {:.1} ms | the sequencer's \
-         interval (the longest a change waits for its place): {:.0} ms",
-        figures(&http),
-        counts.iter().min().copied().unwrap_or(0),
-        counts.iter().max().copied().unwrap_or(0),
-        delays.len(),
-        ms(load::percentile(&mut delays, 0.5)),
-        ms(load::percentile(&mut delays, 0.99)),
-        ms(ticket_exchange::config::LiveSettings::default().sequence_interval),
-    ));
+        tokio::task::spawn_blocking(move || load::wrk(&base_url, &flat_out, LIVE_CLIENTS, SECONDS)).await.expect("wrk");
+    let load = format!("while {LIVE_CLIENTS} clients reserve as fast as they can ({})", figures(&http));
+    say(followed(&load, subscribers.heard().await));
 
     say(format!(
         "server peak memory (VmHWM) through all of the above: {:.1} MiB (target 64 MiB)",

@@ -79,10 +79,11 @@ pub fn TicketDetail(id: String) -> Element {
                         p { class: "price large", "Price: {price}" }
                         p { class: "muted", "Face value: {face_value}" }
                         if status == types::TicketStatusView::Held {
-                            p { class: "notice", role: "status",
-                                "Someone is buying this ticket right now. If they do not pay in time, it comes back."
-                            }
-                            if !mine {
+                            if mine {
+                                p { class: "notice", role: "status",
+                                    "A buyer is paying for this ticket right now. If they do not pay in time, it goes to the next in line, or back on the market."
+                                }
+                            } else {
                                 WaitlistPanel { ticket_id: ticket.id, version: ticket.version }
                             }
                         } else if status == types::TicketStatusView::Sold {
@@ -150,6 +151,11 @@ fn WaitlistPanel(ticket_id: uuid::Uuid, version: i32) -> Element {
     let waiting = current.as_ref().map_or(0, |standing| standing.waiting);
     let yours = current.as_ref().and_then(|standing| standing.your_order_id);
     rsx! {
+        if yours.is_none() {
+            p { class: "notice", role: "status",
+                "Someone is buying this ticket right now. If they do not pay in time, it comes back."
+            }
+        }
         div { class: "waitlist",
             h2 { "Waitlist" }
             match (yours, place) {
@@ -164,7 +170,7 @@ fn WaitlistPanel(ticket_id: uuid::Uuid, version: i32) -> Element {
                 (None, None) => rsx! {
                     p { role: "status",
                         if waiting == 0 { "Nobody is waiting yet." } else if waiting == 1 { "1 person is waiting." } else { "{waiting} people are waiting." }
-                        if !signed_in { " Sign in to join them." }
+                        if !signed_in { if waiting == 0 { " Sign in to be first in line." } else { " Sign in to join them." } }
                     }
                     button { class: "button primary", onclick: move |_| act(true), "Join the waitlist" }
                 },
