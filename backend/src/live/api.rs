@@ -128,9 +128,8 @@ impl LiveApi {
                 _ => return Err(LiveError::InvalidLastEventId.into()),
             },
         };
-        let hub = state.live.clone();
-        let slot = hub.join().map_err(LiveError::from)?;
-        let changes = follow::follow(hub, slot, state.pool.clone(), start).await.map_err(LiveError::from)?;
+        let slot = state.live.join().map_err(LiveError::from)?;
+        let changes = follow::follow(slot, state.pool.clone(), start).await.map_err(LiveError::from)?;
         let clock = state.clock.clone();
         let events = changes.map(move |item| sent(item, clock.now())).boxed();
         Ok(EventStream::new(events).keep_alive(state.config.live.keep_alive).to_event(|sent| {

@@ -45,7 +45,6 @@ pub enum Start {
 }
 
 struct Follower {
-    hub: Arc<Hub>,
     pool: DbPool,
     changes: broadcast::Receiver<Arc<Change>>,
     /// The last position sent.
@@ -55,18 +54,19 @@ struct Follower {
     /// Whether the log may hold changes after `cursor` that the hub will not hand over.
     behind: bool,
     closed: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
-    _slot: Slot,
+    /// Its place in the hub, held while it runs.
+    slot: Slot,
 }
 
 /// The stream of `start`'s changes, ending when the hub closes or the database fails (the client
 /// reconnects with its `Last-Event-ID` and misses nothing).
 pub async fn follow(
-    hub: Arc<Hub>,
     slot: Slot,
     pool: DbPool,
     start: Start,
 ) -> Result<impl Stream<Item = Item> + Send + 'static, DbError> {
     // Listen before looking at the log, so nothing published meanwhile is missed.
+    let hub = slot.hub().clone();
     let changes = hub.receiver();
     let mut first = None;
     let (cursor, behind) = match start {
@@ -88,7 +88,7 @@ pub async fn follow(
         },
     };
     let closed = Box::pin(hub.closed());
-    let follower = Follower { hub, pool, changes, cursor, backlog: VecDeque::new(), behind, closed, _slot: slot };
+    let follower = Follower { pool, changes, cursor, backlog: VecDeque::new(), behind, closed, slot };
     let rest = futures_util::stream::unfold(follower, |mut follower| async move {
         let item = follower.next().await?;
         Some((item, follower))
@@ -138,7 +138,7 @@ impl Follower {
 
     async fn read_log(&mut self) -> Result<(), DbError> {
         let page = {
-            let _turn = self.hub.log_turn().await;
+            let _turn = self.slot.hub().log_turn().await;
             let mut conn = db::conn(&self.pool).await?;
             log::after(&mut conn, self.cursor, PAGE).await?
         };

@@ -105,6 +105,13 @@ pub struct Slot {
     hub: Arc<Hub>,
 }
 
+impl Slot {
+    /// The hub this place is in.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         self.hub.open.fetch_sub(1, Ordering::AcqRel);
