@@ -1,4 +1,4 @@
-//! The dependency trees of both workspaces (the main one and the desktop shell's) against
+//! The dependency trees of the three workspaces (the main one, the web UI's and the desktop shell's) against
 //! `deny.toml` with cargo-deny: licenses, banned crates and sources. Advisories need the RustSec
 //! database from the network, so `.github/workflows/advisories.yml` checks those.
 
@@ -11,13 +11,13 @@ use crate::system::{cargo_install, run};
 
 pub fn check(root: &Path) -> Result<()> {
     let deny = cargo_install("cargo-deny", "0.20.2", "cargo-deny", 5)?;
-    for manifest in ["Cargo.toml", "app/shell/Cargo.toml"] {
+    for manifest in ["Cargo.toml", "app/ui/Cargo.toml", "app/shell/Cargo.toml"] {
         run(Command::new(&deny)
             .arg("--manifest-path")
             .arg(root.join(manifest))
-            // Both find the root's deny.toml: cargo-deny looks in the manifest's directory and above.
+            // All find the root's deny.toml: cargo-deny looks in the manifest's directory and above.
             .args(["--log-level", "error", "check", "bans", "licenses", "sources"]))?;
     }
-    println!("dependencies: licenses, bans and sources pass in both workspaces");
+    println!("dependencies: licenses, bans and sources pass in all three workspaces");
     Ok(())
 }

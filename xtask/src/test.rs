@@ -17,19 +17,26 @@ use anyhow::Result;
 
 use crate::postgres::Cluster;
 use crate::python::ensure_tools;
-use crate::system::{ensure_commands, ensure_debian_packages, ensure_runtime_packages, run};
+use crate::run::target_dir;
+use crate::system::{ensure_commands, ensure_debian_packages, ensure_runtime_packages, ensure_rust_target, run};
+use crate::web::{ui_cargo, ui_manifest};
 
 pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     let cargo = env!("CARGO");
     let everything = filters.is_empty();
     if everything {
         run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
+        run(Command::new(cargo).args(["fmt", "--all", "--check", "--manifest-path"]).arg(ui_manifest(root)))?;
         run(Command::new(cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        run(ui_cargo(root, "clippy").args(["--all-targets", "--", "-D", "warnings"]))?;
+        // The UI's browser-only code (`cfg(target_arch = "wasm32")`) as well.
+        ensure_rust_target("wasm32-unknown-unknown")?;
+        run(ui_cargo(root, "clippy").args(["--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]))?;
         crate::dependencies::check(root)?;
     }
     let settings = [QUICK, &["full_page_writes=off", "max_connections=500"]].concat();
     on_throwaway_cluster(root, "test", &settings, |cluster, python| {
-        rust_tests(cluster, python, &filters)?;
+        rust_tests(root, cluster, python, &filters)?;
         if everything {
             crate::deploy::check(root, python)?;
             crate::image::build(root)?;
@@ -44,23 +51,33 @@ pub fn test(root: &Path, filters: Vec<String>) -> Result<()> {
     })
 }
 
-/// Every Rust test (nextest when installed), or those `filters` select.
-fn rust_tests(cluster: &Cluster, python: &Path, filters: &[String]) -> Result<()> {
+/// Every Rust test of both workspaces, the main one and the web UI's (nextest when installed), or
+/// those `filters` select.
+fn rust_tests(root: &Path, cluster: &Cluster, python: &Path, filters: &[String]) -> Result<()> {
     let cargo = env!("CARGO");
     let database_url = cluster.url("postgres");
 
     let nextest = Command::new(cargo).args(["nextest", "--version"]).output().is_ok_and(|out| out.status.success());
-    let mut tests = Command::new(cargo);
-    if nextest {
-        tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
-    } else {
-        tests.args(["test", "--workspace", "--no-fail-fast"]);
+    for ui in [false, true] {
+        let mut tests = Command::new(cargo);
+        if nextest {
+            // A filter may select tests of one workspace only.
+            tests.args(["nextest", "run", "--no-fail-fast", "--no-tests=pass"]);
+        } else {
+            tests.args(["test", "--no-fail-fast"]);
+        }
+        if ui {
+            tests.arg("--manifest-path").arg(ui_manifest(root)).arg("--target-dir").arg(target_dir(root));
+        } else {
+            tests.arg("--workspace");
+        }
+        run(tests
+            .args(filters)
+            .env("TEST_DATABASE_URL", &database_url)
+            .env("TEST_PG_BIN", crate::postgres::binaries()?)
+            .env("TEST_TOOLS_PYTHON", python.join("python")))?;
     }
-    run(tests
-        .args(filters)
-        .env("TEST_DATABASE_URL", &database_url)
-        .env("TEST_PG_BIN", crate::postgres::binaries()?)
-        .env("TEST_TOOLS_PYTHON", python.join("python")))
+    Ok(())
 }
 
 /// `cargo xtask contract`: only the API contract checks, on a throwaway cluster.

@@ -1,7 +1,9 @@
 //! `cargo xtask web`: builds the Dioxus UI for browsers: `cargo build` for wasm32 (the `web` profile:
 //! size-optimised, LTO, abort on panic), then `wasm-bindgen --target web` and `wasm-opt -Oz`
-//! (binaryen from npm, pinned in `xtask/web-tools`), plus `index.html`, `style.css` and `boot.js`. The result goes to
-//! `<target dir>/web-ui`, which the server serves with `WEB_DIR`, and which Tauri bundles.
+//! (binaryen from npm, pinned in `xtask/web-tools`), plus `index.html`, `style.css` and `boot.js`, each
+//! text and wasm file also gzipped beside itself (`<name>.gz`, by zopfli). The result goes to
+//! `<target dir>/web-ui`, which the server serves with `WEB_DIR`, and which Tauri bundles (without
+//! the `.gz` files: Tauri compresses what it embeds itself).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,9 +86,33 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn gzipped_size(path: &Path) -> Option<u64> {
-    let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
-    out.status.success().then_some(out.stdout.len() as u64)
+/// Files the server sends gzipped to browsers that accept it (`<name>.gz` beside each).
+const COMPRESSED: &[&str] = &["wasm", "js", "css", "html"];
+
+/// Writes `<path>.gz`: zopfli's gzip, some 5% smaller than `gzip -9` and read by every browser
+/// alike; the server sends it as it is. Returns its size.
+fn precompress(path: &Path) -> Result<u64> {
+    let plain = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut packed = Vec::new();
+    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, plain.as_slice(), &mut packed)
+        .with_context(|| format!("compressing {}", path.display()))?;
+    let mut name = path.as_os_str().to_owned();
+    name.push(".gz");
+    std::fs::write(&name, &packed)?;
+    Ok(packed.len() as u64)
+}
+
+/// The web UI's manifest: a workspace of its own, with its own Cargo.lock.
+pub fn ui_manifest(root: &Path) -> PathBuf {
+    root.join("app/ui/Cargo.toml")
+}
+
+/// Cargo's `subcommand` (one that builds) on the web UI's workspace, into the main workspace's target
+/// directory, where the rest of `xtask` looks for what it built.
+pub fn ui_cargo(root: &Path, subcommand: &str) -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command.arg(subcommand).arg("--manifest-path").arg(ui_manifest(root)).arg("--target-dir").arg(target_dir(root));
+    command
 }
 
 /// Builds the web UI; returns the directory to serve.
@@ -94,10 +120,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     ensure_rust_target("wasm32-unknown-unknown")?;
     let bindgen = wasm_bindgen()?;
     let optimiser = wasm_opt(root)?;
-    run(Command::new(env!("CARGO")).args([
-        "build",
-        "--package",
-        "ticket-exchange-ui",
+    run(ui_cargo(root, "build").args([
         "--bin",
         "ticket-exchange-ui",
         "--target",
@@ -121,18 +144,25 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
-    // Everything a browser fetches: the module, wasm-bindgen's glue and snippets, the page.
-    let mut total_gz = 0;
+    // Everything a browser fetches (the module, wasm-bindgen's glue and snippets, the page), as it
+    // is sent: gzipped where that is written beside it.
+    let mut total_sent = 0;
     for path in files_under(&dist)? {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let gz = gzipped_size(&path).unwrap_or(0);
-        total_gz += gz;
+        let compressed = path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| COMPRESSED.contains(&ext));
         let name = path.strip_prefix(&dist).unwrap_or(&path).display().to_string();
-        println!("web: {name:<60} {:>8.1} KiB  ({:.1} KiB gzipped)", size as f64 / 1024.0, gz as f64 / 1024.0);
+        if compressed {
+            let gz = precompress(&path)?;
+            total_sent += gz;
+            println!("web: {name:<60} {:>8.1} KiB  ({:.1} KiB gzipped)", size as f64 / 1024.0, gz as f64 / 1024.0);
+        } else {
+            total_sent += size;
+            println!("web: {name:<60} {:>8.1} KiB", size as f64 / 1024.0);
+        }
     }
     println!(
-        "web: total {:.1} KiB gzipped (limit {} KiB), in {}",
-        total_gz as f64 / 1024.0,
+        "web: total {:.1} KiB as sent, gzipped (limit {} KiB), in {}",
+        total_sent as f64 / 1024.0,
         BUNDLE_LIMIT_KIB,
         dist.display()
     );

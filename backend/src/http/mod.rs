@@ -10,10 +10,10 @@ pub mod raw_json;
 pub mod request_log;
 mod security_headers;
 pub mod text;
+mod web_files;
 
 use std::sync::Arc;
 
-use poem::endpoint::StaticFilesEndpoint;
 use poem::http::Method;
 use poem::middleware::{CatchPanic, CookieJarManager, Cors};
 use poem::web::Redirect;
@@ -149,8 +149,9 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/api", api);
     routes = match &state.config.web_dir {
-        // The web UI, with every unknown path answered by index.html for the UI's own router.
-        Some(dir) => routes.nest("/", StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index()),
+        // The web UI, gzipped where it can be, with every unknown path answered by index.html for the
+        // UI's own router.
+        Some(dir) => routes.nest("/", web_files::WebFiles::new(dir)),
         None => routes.at("/", to_docs),
     };
     routes

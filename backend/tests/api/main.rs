@@ -21,3 +21,4 @@ mod support;
 mod sweep;
 mod tls;
 mod waitlist;
+mod web_files;

@@ -1,0 +1,121 @@
+//! The web UI's files (`WEB_DIR`). A file that `cargo xtask web` gzipped beside itself
+//! (`<name>.gz`) goes as that copy, with `Content-Encoding: gzip`, to a browser that accepts gzip,
+//! and as it is to one that does not; nothing is compressed per request. Every unknown path is
+//! answered with `index.html`, for the UI's own router.
+
+use std::path::Path;
+
+use poem::endpoint::StaticFilesEndpoint;
+use poem::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use poem::http::{HeaderValue, Method, StatusCode, Uri};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+pub struct WebFiles {
+    files: StaticFilesEndpoint,
+    /// The same directory without the fallback to `index.html`: a missing copy is a missing copy.
+    gzipped: StaticFilesEndpoint,
+}
+
+impl WebFiles {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            files: StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index(),
+            gzipped: StaticFilesEndpoint::new(dir),
+        }
+    }
+
+    /// The gzipped copy of the file `path` names, when there is one.
+    async fn gzipped_copy(&self, req: &Request, path: &str) -> Option<Response> {
+        let uri: Uri = format!("{path}.gz").parse().ok()?;
+        let mut copy = Request::builder().method(req.method().clone()).uri(uri);
+        for (name, value) in req.headers() {
+            copy = copy.header(name, value);
+        }
+        let response = self.gzipped.call(copy.finish()).await.ok()?.into_response();
+        matches!(response.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED)
+            .then_some(response)
+    }
+}
+
+/// The media type of the files sent gzipped, by their extension; `None` for the rest.
+fn compressed_type(path: &str) -> Option<&'static str> {
+    let (_, extension) = path.rsplit_once('/').map_or(path, |(_, name)| name).rsplit_once('.')?;
+    match extension {
+        "wasm" => Some("application/wasm"),
+        "js" => Some("text/javascript; charset=utf-8"),
+        "css" => Some("text/css; charset=utf-8"),
+        "html" => Some("text/html; charset=utf-8"),
+        _ => None,
+    }
+}
+
+/// Whether an `Accept-Encoding` value admits gzip: `gzip` (or `x-gzip`, or `*`) with a weight above 0.
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|choice| {
+        let mut parts = choice.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let named = ["gzip", "x-gzip", "*"].iter().any(|name| coding.eq_ignore_ascii_case(name));
+        let refused = parts.any(|param| {
+            param.trim().strip_prefix("q=").is_some_and(|weight| weight.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        named && !refused
+    })
+}
+
+impl Endpoint for WebFiles {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
+        let Some(media_type) = compressed_type(&file) else {
+            return Ok(self.files.call(req).await?.into_response());
+        };
+        let wants_gzip =
+            req.headers().get(ACCEPT_ENCODING).and_then(|value| value.to_str().ok()).is_some_and(accepts_gzip);
+        let copy = if wants_gzip && matches!(*req.method(), Method::GET | Method::HEAD) {
+            self.gzipped_copy(&req, &file).await
+        } else {
+            None
+        };
+        let mut response = match copy {
+            Some(mut response) => {
+                response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
+                response
+            }
+            None => self.files.call(req).await?.into_response(),
+        };
+        // Caches must keep the two forms apart.
+        response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{accepts_gzip, compressed_type};
+
+    #[test]
+    fn gzip_is_accepted_by_name_or_wildcard_unless_weighed_zero() {
+        assert!(accepts_gzip("gzip, deflate, br, zstd"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(accepts_gzip("x-gzip"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip; q=0.000"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip(""));
+    }
+
+    #[test]
+    fn only_the_bundle_s_text_and_wasm_are_sent_gzipped() {
+        assert_eq!(compressed_type("/ticket_exchange_ui_bg.wasm"), Some("application/wasm"));
+        assert_eq!(compressed_type("/snippets/dioxus-cli-config-1/inline0.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(compressed_type("/index.html"), Some("text/html; charset=utf-8"));
+        assert_eq!(compressed_type("/orders"), None);
+        assert_eq!(compressed_type("/tickets/a.b/edit"), None);
+        assert_eq!(compressed_type("/favicon.png"), None);
+    }
+}
