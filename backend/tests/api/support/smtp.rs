@@ -25,11 +25,24 @@ pub struct Received {
 
 impl SmtpServer {
     pub async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        Self::start_on(port).await
+        // A port free now may be taken by another test's server before aiosmtpd binds it; then
+        // aiosmtpd exits, and it is started again on another port.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            if let Some(server) = Self::launch(port).await {
+                return server;
+            }
+        }
+        panic!("aiosmtpd found no free port in five tries");
     }
 
     pub async fn start_on(port: u16) -> Self {
+        Self::launch(port).await.unwrap_or_else(|| panic!("aiosmtpd could not listen on port {port}"))
+    }
+
+    /// Starts aiosmtpd on `port` and waits until it greets there; `None` if it exits first (the port
+    /// was taken).
+    async fn launch(port: u16) -> Option<Self> {
         let python = std::env::var("TEST_TOOLS_PYTHON")
             .expect("TEST_TOOLS_PYTHON is not set: run the tests with `cargo xtask test`, which installs aiosmtpd");
         let maildir = std::env::temp_dir().join(format!("ticket-exchange-mail-{}", uuid::Uuid::new_v4().simple()));
@@ -40,10 +53,15 @@ impl SmtpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        let server = Self { child, port, maildir };
+        let mut server = Self { child, port, maildir };
+        // Bounded wait for the process to listen; nothing else here waits. Only an SMTP greeting
+        // counts: whatever else holds the port does not send one.
         for _ in 0..600 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return server;
+            if greets(port).await {
+                return Some(server);
+            }
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -108,4 +126,17 @@ impl Drop for SmtpServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.maildir);
     }
+}
+
+/// Whether an SMTP server answers on `port` with its greeting (`220`), within a second.
+async fn greets(port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut greeting = [0_u8; 4];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), stream.read_exact(&mut greeting)).await,
+        Ok(Ok(_)) if greeting.starts_with(b"220")
+    )
 }

@@ -23,40 +23,61 @@ pub struct LocalStripe {
 
 impl LocalStripe {
     pub async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        Self::start_on(port).await
+        // A port free now may be taken by another test's server before localstripe binds it; then
+        // localstripe exits, and it is started again on another port.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            if let Some(server) = Self::launch(port).await {
+                return server;
+            }
+        }
+        panic!("localstripe found no free port in five tries");
     }
 
     pub async fn start_on(port: u16) -> Self {
+        match Self::launch(port).await {
+            Some(server) => server,
+            None => panic!("localstripe could not listen on port {port}:\n{}", Self::log(port)),
+        }
+    }
+
+    fn log_path(port: u16) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("localstripe-{port}-{}.log", std::process::id()))
+    }
+
+    fn log(port: u16) -> String {
+        std::fs::read_to_string(Self::log_path(port)).unwrap_or_default()
+    }
+
+    /// Starts localstripe on `port` and waits until it answers there as localstripe; `None` if it
+    /// exits first (the port was taken).
+    async fn launch(port: u16) -> Option<Self> {
         let python = std::env::var("TEST_TOOLS_PYTHON")
             .expect("TEST_TOOLS_PYTHON is not set: run the tests with `cargo xtask test`, which installs localstripe");
         let launcher = manifest_dir().join("../xtask/run_localstripe.py");
-        let log = std::env::temp_dir().join(format!("localstripe-{port}-{}.log", std::process::id()));
         let child = Command::new(python)
             .arg(launcher)
             .args(["--port", &port.to_string()])
             .env_remove("LOCALSTRIPE_STORE")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
+            .stderr(std::fs::File::create(Self::log_path(port)).map_or_else(|_| Stdio::null(), Stdio::from))
             .spawn()
             .expect("start localstripe");
-        let server = Self { child, port, url: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
-        // Bounded wait for the process to listen; nothing else here waits.
+        let mut server = Self { child, port, url: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        // Bounded wait for the process to listen; nothing else here waits. Only localstripe's own
+        // answer counts: whatever else holds the port answers this with an error.
         for _ in 0..600 {
-            if server
-                .client
-                .get(format!("{}/v1/customers", server.url))
-                .basic_auth(SECRET_KEY, Some(""))
-                .send()
-                .await
-                .is_ok()
-            {
-                return server;
+            let listing =
+                server.client.get(format!("{}/v1/customers", server.url)).basic_auth(SECRET_KEY, Some("")).send().await;
+            if listing.is_ok_and(|response| response.status().is_success()) {
+                return Some(server);
+            }
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        let output = std::fs::read_to_string(&log).unwrap_or_default();
-        panic!("localstripe did not start on port {port}:\n{output}");
+        panic!("localstripe did not start on port {port}:\n{}", Self::log(port));
     }
 
     /// Has localstripe sign and send its events to `url`.
