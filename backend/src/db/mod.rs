@@ -3,6 +3,8 @@
 //! The backend talks to PostgreSQL through `diesel-async` over a `deadpool` pool, so request handlers
 //! never block a runtime thread on database I/O.
 
+pub mod constant;
+pub mod limit;
 mod migrate;
 pub mod prepared;
 pub mod schema;

@@ -161,7 +161,7 @@ pub enum TicketStatus {
 }
 
 impl TicketStatus {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Available => "available",
             Self::Held => "held",

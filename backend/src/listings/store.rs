@@ -9,6 +9,8 @@ use uuid::Uuid;
 use super::cursor::{MarketOrder, PageCursor};
 use super::domain::TicketStatus;
 use super::event::EventStart;
+use crate::db::constant::TextConstant;
+use crate::db::limit::LimitInText;
 use crate::db::schema::tickets;
 
 /// A listing as stored.
@@ -169,12 +171,17 @@ fn like_escaped(text: &str) -> String {
 const WIDEST_OFFSET: TimeDelta = TimeDelta::hours(14);
 
 fn on_the_market(filter: &ListFilter, now: DateTime<Utc>) -> tickets::BoxedQuery<'static, Pg> {
+    // The statuses are written into the statement, not bound, so the plan PostgreSQL keeps for it
+    // matches the partial indexes.
+    const SOLD: TextConstant = TextConstant::new(TicketStatus::Sold.as_str());
+    const AVAILABLE: TextConstant = TextConstant::new(TicketStatus::Available.as_str());
+    const HELD: TextConstant = TextConstant::new(TicketStatus::Held.as_str());
     let mut query = tickets::table
         .filter(tickets::deleted_at.is_null())
         // Implied by the next condition; stated so the planner matches the partial indexes.
-        .filter(tickets::status.ne("sold"))
+        .filter(tickets::status.ne(SOLD))
         .filter(tickets::file_key.is_not_null())
-        .filter(tickets::status.eq("available").or(tickets::status.eq("held").and(tickets::held_until.le(now))))
+        .filter(tickets::status.eq(AVAILABLE).or(tickets::status.eq(HELD).and(tickets::held_until.le(now))))
         .filter(tickets::event_starts_at.gt(now))
         .into_boxed();
     if let Some(text) = &filter.text {
@@ -244,8 +251,10 @@ pub async fn list_available(
             query.order((tickets::price.asc(), tickets::id.asc()))
         }
     };
-    let mut rows = query.select(TicketRow::as_select()).limit(filter.limit + 1).load(conn).await?;
+    // One row more than the page tells whether another page follows.
+    let mut rows = LimitInText::new(query.select(TicketRow::as_select()), filter.limit + 1).load(conn).await?;
     let limit = usize::try_from(filter.limit).unwrap_or(0);
+    rows.truncate(limit + 1);
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
         rows.last().and_then(|last| match filter.order {
