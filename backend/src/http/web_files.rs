@@ -31,9 +31,17 @@ impl WebFiles {
         for (name, value) in req.headers() {
             copy = copy.header(name, value);
         }
-        let response = self.gzipped.call(copy.finish()).await.ok()?.into_response();
-        matches!(response.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED)
-            .then_some(response)
+        let response = match self.gzipped.call(copy.finish()).await {
+            Ok(response) => response.into_response(),
+            // A range the copy does not have is refused as such, not answered from the other form.
+            Err(err) if err.status() == StatusCode::RANGE_NOT_SATISFIABLE => err.into_response(),
+            Err(_) => return None,
+        };
+        matches!(
+            response.status(),
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED | StatusCode::RANGE_NOT_SATISFIABLE
+        )
+        .then_some(response)
     }
 }
 
@@ -49,17 +57,25 @@ fn compressed_type(path: &str) -> Option<&'static str> {
     }
 }
 
-/// Whether an `Accept-Encoding` value admits gzip: `gzip` (or `x-gzip`, or `*`) with a weight above 0.
-fn accepts_gzip(accept_encoding: &str) -> bool {
-    accept_encoding.split(',').any(|choice| {
+/// Whether `Accept-Encoding` admits gzip: `gzip` (or `x-gzip`) with a weight above 0, or else `*`
+/// with one; a coding named outright is not covered by `*`.
+fn accepts_gzip<'a>(values: impl Iterator<Item = &'a str>) -> bool {
+    let mut wildcard = None;
+    for choice in values.flat_map(|value| value.split(',')) {
         let mut parts = choice.split(';');
         let coding = parts.next().unwrap_or_default().trim();
-        let named = ["gzip", "x-gzip", "*"].iter().any(|name| coding.eq_ignore_ascii_case(name));
-        let refused = parts.any(|param| {
-            param.trim().strip_prefix("q=").is_some_and(|weight| weight.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        let weighed_zero = parts.any(|param| {
+            let (name, weight) = param.split_once('=').unwrap_or((param, ""));
+            name.trim().eq_ignore_ascii_case("q") && weight.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
         });
-        named && !refused
-    })
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return !weighed_zero;
+        }
+        if coding == "*" {
+            wildcard = Some(!weighed_zero);
+        }
+    }
+    wildcard.unwrap_or(false)
 }
 
 impl Endpoint for WebFiles {
@@ -72,7 +88,7 @@ impl Endpoint for WebFiles {
             return Ok(self.files.call(req).await?.into_response());
         };
         let wants_gzip =
-            req.headers().get(ACCEPT_ENCODING).and_then(|value| value.to_str().ok()).is_some_and(accepts_gzip);
+            accepts_gzip(req.headers().get_all(ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()));
         let copy = if wants_gzip && matches!(*req.method(), Method::GET | Method::HEAD) {
             self.gzipped_copy(&req, &file).await
         } else {
@@ -98,15 +114,20 @@ mod tests {
 
     #[test]
     fn gzip_is_accepted_by_name_or_wildcard_unless_weighed_zero() {
-        assert!(accepts_gzip("gzip, deflate, br, zstd"));
-        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
-        assert!(accepts_gzip("*"));
-        assert!(accepts_gzip("x-gzip"));
-        assert!(!accepts_gzip("br, deflate"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("gzip; q=0.000"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip(""));
+        let accepts = |values: &[&str]| accepts_gzip(values.iter().copied());
+        assert!(accepts(&["gzip, deflate, br, zstd"]));
+        assert!(accepts(&["br;q=1.0, GZIP;q=0.5"]));
+        assert!(accepts(&["*"]));
+        assert!(accepts(&["x-gzip"]));
+        assert!(accepts(&["br", "gzip"]), "a second header line counts too");
+        assert!(!accepts(&["br, deflate"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; Q=0.000"]));
+        assert!(!accepts(&["gzip;q=0, *"]), "a coding named outright is not covered by *");
+        assert!(!accepts(&["*;q=0"]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&[""]));
+        assert!(!accepts(&[]));
     }
 
     #[test]

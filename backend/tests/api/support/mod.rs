@@ -4,6 +4,7 @@
 pub mod checkout;
 pub mod database;
 pub mod fault_proxy;
+pub mod listening;
 pub mod live;
 pub mod postgres;
 pub mod process;

@@ -54,10 +54,10 @@ impl SmtpServer {
             .spawn()
             .expect("start aiosmtpd");
         let mut server = Self { child, port, maildir };
-        // Bounded wait for the process to listen; nothing else here waits. Only an SMTP greeting
-        // counts: whatever else holds the port does not send one.
+        // Bounded wait for the process to listen; nothing else here waits. Only this aiosmtpd's
+        // greeting counts: another server may hold the port (another test's aiosmtpd among them).
         for _ in 0..600 {
-            if greets(port).await {
+            if greets(port).await && super::listening::listens_on(server.child.id(), port) {
                 return Some(server);
             }
             if server.child.try_wait().ok().flatten().is_some() {

@@ -64,12 +64,14 @@ impl LocalStripe {
             .spawn()
             .expect("start localstripe");
         let mut server = Self { child, port, url: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
-        // Bounded wait for the process to listen; nothing else here waits. Only localstripe's own
-        // answer counts: whatever else holds the port answers this with an error.
+        // Bounded wait for the process to listen; nothing else here waits. Only this localstripe's
+        // answer counts: another server may hold the port (another test's localstripe among them).
         for _ in 0..600 {
             let listing =
                 server.client.get(format!("{}/v1/customers", server.url)).basic_auth(SECRET_KEY, Some("")).send().await;
-            if listing.is_ok_and(|response| response.status().is_success()) {
+            if listing.is_ok_and(|response| response.status().is_success())
+                && super::listening::listens_on(server.child.id(), port)
+            {
                 return Some(server);
             }
             if server.child.try_wait().ok().flatten().is_some() {
