@@ -88,3 +88,25 @@ pub async fn pairs(conn: &mut AsyncPgConnection, first: usize, count: usize) -> 
     .await
     .expect("pairs")
 }
+
+#[derive(diesel::QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// Waits (a bounded while) until the server's sequencer has given every change in the log its place.
+pub async fn until_sequenced(conn: &mut AsyncPgConnection) {
+    for _ in 0..1_200 {
+        let pending: Pending =
+            diesel::sql_query("SELECT count(*) AS count FROM listing_changes WHERE position IS NULL")
+                .get_result(conn)
+                .await
+                .expect("unsequenced changes");
+        if pending.count == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the sequencer did not place the seed's changes within two minutes");
+}
