@@ -216,6 +216,7 @@ async fn main() {
     // The seed's 100,000 listings are 100,000 changes for the live market's sequencer to give their
     // places: measure once it has, not while it works through them.
     seed::until_sequenced(&mut conn).await;
+    let mut peaks = vec![("started", server.peak_rss_kib())];
 
     // 1. Browsing, first page and page 1,000.
     let deep = cursor_before_page(&mut conn, 1_000).await;
@@ -241,6 +242,8 @@ async fn main() {
             http.per_second / sql.per_second.max(1.0)
         ));
     }
+
+    peaks.push(("browsing", server.peak_rss_kib()));
 
     // 2. Reservations, each a new buyer and listing: HTTP, then the same SQL function via pgbench.
     for (run, clients) in CLIENTS.into_iter().enumerate() {
@@ -270,6 +273,8 @@ async fn main() {
         ));
     }
 
+    peaks.push(("reservations", server.peak_rss_kib()));
+
     // 3. A crowd on one listing.
     let crowd = seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN, CROWD).await;
     let wanted = seed::pairs(&mut conn, LISTINGS, 1).await.remove(0).ticket;
@@ -291,10 +296,15 @@ async fn main() {
         ms(load::percentile(&mut outcome.latencies, 0.99)),
         ms(outcome.elapsed)
     ));
-    // 5. Peak memory through 1 to 3, the market's own limit; again after 4.
+    // 5. Peak memory through 1 to 3, the market's own limit (and where it was reached); again after 4.
+    peaks.push(("the crowd", server.peak_rss_kib()));
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let stages: Vec<String> = peaks.iter().map(|(stage, kib)| format!("{stage} {:.1}", mib(*kib))).collect();
     say(format!(
-        "server peak memory (VmHWM) through browsing, reservations and the crowd: {:.1} MiB (target 64 MiB)",
-        server.peak_rss_kib() as f64 / 1024.0
+        "server peak memory (VmHWM) through browsing, reservations and the crowd: {:.1} MiB (target 64 MiB); \
+         the peak so far after each step, MiB: {}",
+        mib(server.peak_rss_kib()),
+        stages.join(", ")
     ));
     // 4. Subscribers of the live stream while reservations run.
     let requests: Vec<Request> = seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN + CROWD, LIVE_PAIRS)
