@@ -47,7 +47,9 @@ pub fn run(root: &Path, demo: bool) -> Result<()> {
         .env("DATABASE_URL", &database_url)
         .env("BIND_ADDR", &bind)
         .env("PUBLIC_URL", &public_url)
-        .env("WEB_DIR", &web);
+        .env("WEB_DIR", &web)
+        // As the image runs it (deploy/Dockerfile).
+        .env("MIMALLOC_ARENA_EAGER_COMMIT", "0");
 
     // Payments work offline: without a Stripe key, localstripe stands in for Stripe.
     let stripe = match std::env::var("STRIPE_SECRET_KEY") {

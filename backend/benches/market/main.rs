@@ -68,6 +68,8 @@ impl Server {
             // One load generator on loopback is one client address; measure the server, not the limit.
             .env("RATE_LIMIT_PER_MINUTE", "0")
             .env("RUST_LOG", "error")
+            // As the image runs it (deploy/Dockerfile): mimalloc commits memory as it is used.
+            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
             .stdout(Stdio::null())
             .spawn()
             .expect("start server");
