@@ -45,6 +45,21 @@ pub fn listens_on(pid: u32, port: u16) -> bool {
     })
 }
 
+/// Starts a server with `launch` on a port free a moment before, and again on another while
+/// `launch` finds it taken (answers `None`); `what` names the server in the panic after five tries.
+pub async fn on_a_free_port<T, Launch>(what: &str, launch: impl Fn(u16) -> Launch) -> T
+where
+    Launch: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        if let Some(server) = launch(port).await {
+            return server;
+        }
+    }
+    panic!("{what} found no free port in five tries");
+}
+
 #[test]
 fn a_process_is_seen_listening_on_its_own_port_and_not_on_another() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

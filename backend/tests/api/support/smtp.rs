@@ -1,6 +1,5 @@
 //! A real SMTP server (aiosmtpd, from PyPI) storing what it receives in a maildir the test reads.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -27,13 +26,7 @@ impl SmtpServer {
     pub async fn start() -> Self {
         // A port free now may be taken by another test's server before aiosmtpd binds it; then
         // aiosmtpd exits, and it is started again on another port.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-            if let Some(server) = Self::launch(port).await {
-                return server;
-            }
-        }
-        panic!("aiosmtpd found no free port in five tries");
+        super::listening::on_a_free_port("aiosmtpd", Self::launch).await
     }
 
     pub async fn start_on(port: u16) -> Self {

@@ -2,7 +2,6 @@
 //! test, in memory only, so nothing is shared. `cargo xtask test` installs it and names the Python
 //! that has it in `TEST_TOOLS_PYTHON`.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,13 +24,7 @@ impl LocalStripe {
     pub async fn start() -> Self {
         // A port free now may be taken by another test's server before localstripe binds it; then
         // localstripe exits, and it is started again on another port.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-            if let Some(server) = Self::launch(port).await {
-                return server;
-            }
-        }
-        panic!("localstripe found no free port in five tries");
+        super::listening::on_a_free_port("localstripe", Self::launch).await
     }
 
     pub async fn start_on(port: u16) -> Self {
