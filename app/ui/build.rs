@@ -11,6 +11,17 @@ fn main() {
     let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text).expect("openapi.yaml is valid OpenAPI");
     let mut settings = progenitor::GenerationSettings::default();
     settings.with_interface(progenitor::InterfaceStyle::Builder).with_derive("PartialEq");
+    // Every `date-time` is read into the UI's own `Timestamp` rather than chrono's `DateTime`.
+    let date_time = schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        format: Some("date-time".to_owned()),
+        ..Default::default()
+    };
+    settings.with_conversion(
+        date_time,
+        "crate::timestamp::Timestamp",
+        [progenitor::TypeImpl::Display, progenitor::TypeImpl::FromStr].into_iter(),
+    );
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).expect("generate the client");
     let file: syn::File = syn::parse2(tokens).expect("generated code parses");

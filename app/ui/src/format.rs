@@ -1,6 +1,6 @@
 //! Display of money and times.
 
-use chrono::{DateTime, Datelike, Utc};
+use crate::timestamp::{CivilDate, Timestamp};
 
 /// `4725, "CAD"` → `$47.25 CAD`.
 pub fn money(minor: i64, currency: &str) -> String {
@@ -49,11 +49,11 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// `November 23, 2026`. By hand rather than through chrono's `format`, whose strftime machinery
-/// would weigh on the web bundle.
-pub fn date(at: &DateTime<Utc>) -> String {
-    let month = MONTHS.get(at.month0() as usize).copied().unwrap_or_default();
-    format!("{month} {}, {}", at.day(), at.year())
+/// `November 23, 2026` (the date in UTC).
+pub fn date(at: &Timestamp) -> String {
+    let CivilDate { year, month, day } = at.date();
+    let month = MONTHS.get(month as usize - 1).copied().unwrap_or_default();
+    format!("{month} {day}, {year}")
 }
 
 /// When an event starts, as its venue's clocks show it: `2027-03-14T19:30:00-04:00` → `March 14,
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn dates_read_as_people_write_them() {
-        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("time");
+        let at = |text: &str| text.parse::<Timestamp>().expect("time");
         assert_eq!(date(&at("2026-11-23T18:05:00Z")), "November 23, 2026");
         assert_eq!(date(&at("2027-01-01T00:00:00Z")), "January 1, 2027");
     }

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod search;
 pub mod session;
 mod stripe;
+pub mod timestamp;
 mod views;
 
 use dioxus::prelude::*;

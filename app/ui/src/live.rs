@@ -188,8 +188,9 @@ pub fn use_live_market() {
             if note(&heard) {
                 LIVE.write().refetches += 1;
             }
+            // From bytes, as reqwest's `json` reads answers: each type's parser is compiled once.
             if let Heard::Event(data) = heard
-                && let Ok(event) = serde_json::from_str::<types::ListingEvent>(&data)
+                && let Ok(event) = serde_json::from_slice::<types::ListingEvent>(data.as_bytes())
             {
                 LIVE.write().hear(event);
             }

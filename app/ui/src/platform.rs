@@ -7,7 +7,7 @@
 //! server's URL) and the session is a bearer token kept in the webview's local storage, which belongs
 //! to the app's own origin, so it survives restarts.
 
-use chrono::{DateTime, Utc};
+use crate::timestamp::Timestamp;
 
 const TOKEN_KEY: &str = "ticket-exchange.session";
 
@@ -91,8 +91,8 @@ pub fn store_token(token: Option<&str>) {
     let _ = token;
 }
 
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
+pub fn now() -> Timestamp {
+    Timestamp::now()
 }
 
 /// Waits about `ms` milliseconds (for the checkout countdown).

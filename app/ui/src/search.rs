@@ -54,8 +54,8 @@ impl Search {
     /// Whether the market's search for this would find `listing` (for sale, its words in the event's
     /// name, venue or city, its price in range), as the server searches.
     pub fn finds(&self, listing: &types::TicketView) -> bool {
-        let words = self.q.trim().to_lowercase();
-        let said = |text: &str| text.to_lowercase().contains(&words);
+        let words = lowercase(self.q.trim());
+        let said = |text: &str| lowercase(text).contains(&words);
         let (min, max) = self.price_range().unwrap_or_default();
         listing.for_sale
             && (words.is_empty() || said(&listing.event_name) || said(&listing.venue) || said(&listing.city))
@@ -73,6 +73,18 @@ impl Search {
     pub fn sort(&self) -> types::MarketSort {
         if self.by_price { types::MarketSort::Price } else { types::MarketSort::Start }
     }
+}
+
+/// `text` in lower case, as ILIKE compares it. In the browser by its own `toLowerCase`: Rust's
+/// would bring Unicode's case tables into the bundle (about 10 KiB of it gzipped).
+#[cfg(target_arch = "wasm32")]
+fn lowercase(text: &str) -> String {
+    String::from(js_sys::JsString::from(text).to_lower_case())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn lowercase(text: &str) -> String {
+    text.to_lowercase()
 }
 
 /// What would change how the query splits into pairs, or be read as an escape or a space.

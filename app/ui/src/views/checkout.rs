@@ -5,6 +5,7 @@ use crate::components::{Field, FormError};
 use crate::routes::Route;
 use crate::session::{self, SESSION};
 use crate::stripe::{CardEvent, CardForm};
+use crate::timestamp::Timestamp;
 use crate::views::SignedIn;
 use crate::{format, platform};
 
@@ -106,12 +107,12 @@ fn billing_request(
         city: Problem::bounded("billing.city", "City", trim(city))?,
         region: region.map(|region| Problem::bounded("billing.region", "Province or state", region)).transpose()?,
         postal_code: Problem::bounded("billing.postalCode", "Postal code", trim(postal_code))?,
-        country: Problem::bounded("billing.country", "Country", trim(country).to_uppercase())?,
+        country: Problem::bounded("billing.country", "Country", trim(country).to_ascii_uppercase())?,
     })
 }
 
-fn seconds_left(expires_at: &chrono::DateTime<chrono::Utc>) -> i64 {
-    (*expires_at - platform::now()).num_seconds()
+fn seconds_left(expires_at: &Timestamp) -> i64 {
+    expires_at.seconds_since(platform::now())
 }
 
 #[component]
@@ -244,7 +245,7 @@ fn CheckoutForm(prepared: Prepared) -> Element {
 
 /// The hold's live countdown; "Order Expired" at zero. Re-renders only itself every tick.
 #[component]
-fn Countdown(expires_at: chrono::DateTime<chrono::Utc>, on_expired: EventHandler<()>) -> Element {
+fn Countdown(expires_at: Timestamp, on_expired: EventHandler<()>) -> Element {
     let mut remaining = use_signal(move || seconds_left(&expires_at));
     use_future(move || async move {
         loop {

@@ -36,7 +36,7 @@ fn OrderLoader(id: String) -> Element {
 #[component]
 pub fn Confirmation(order: types::OrderView) -> Element {
     let email = SESSION.read().user.as_ref().map(|user| user.email.clone()).unwrap_or_default();
-    let status = status_label(&order.status).to_uppercase();
+    let status = status_label(&order.status).to_ascii_uppercase();
     let status_class = status_class(&order.status);
     let date = format::date(&order.completed_at.unwrap_or(order.created_at));
     let money = |minor: i64| format::money(minor, &order.currency);

@@ -117,7 +117,7 @@ impl FormValues {
         }
         for (field, label, value) in [("faceValue", "Face value", &self.face_value), ("price", "Price", &self.price)] {
             match format::parse_price(value) {
-                None => note(field, &format!("Enter {} such as 45.00.", label.to_lowercase())),
+                None => note(field, &format!("Enter {} such as 45.00.", label.to_ascii_lowercase())),
                 Some(0) => note(field, &format!("{label} must be greater than zero.")),
                 Some(_) => {}
             }
