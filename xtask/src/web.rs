@@ -32,9 +32,9 @@ fn wasm_bindgen() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// wasm-opt from the npm package `binaryen` at the version `xtask/web-tools` pins, installed once into
-/// the tools directory.
-fn wasm_opt(root: &Path) -> Result<PathBuf> {
+/// The npm packages `xtask/web-tools` pins (binaryen's wasm-opt, esbuild), installed once into the
+/// tools directory; returns its `node_modules/.bin`.
+fn web_tools(root: &Path) -> Result<PathBuf> {
     ensure_commands(&[("node", "nodejs"), ("npm", "npm")])?;
     let tools = tools_dir().join("web-tools");
     std::fs::create_dir_all(&tools)?;
@@ -47,8 +47,8 @@ fn wasm_opt(root: &Path) -> Result<PathBuf> {
             changed = true;
         }
     }
-    let bin = tools.join("node_modules/.bin/wasm-opt");
-    if changed || !bin.exists() {
+    let bin = tools.join("node_modules/.bin");
+    if changed || !bin.join("wasm-opt").exists() || !bin.join("esbuild").exists() {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&tools))?;
     }
     Ok(bin)
@@ -90,11 +90,14 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
 const COMPRESSED: &[&str] = &["wasm", "js", "css", "html"];
 
 /// Writes `<path>.gz`: zopfli's gzip, some 5% smaller than `gzip -9` and read by every browser
-/// alike; the server sends it as it is. Returns its size.
+/// alike; the server sends it as it is. Split into up to 100 blocks rather than zopfli's 15, each
+/// with codes of its own: 2.1 KiB off the module (more gains nothing; unlimited, zopfli's own
+/// warning holds and the module grows by 7 KiB). Returns its size.
 fn precompress(path: &Path) -> Result<u64> {
     let plain = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut packed = Vec::new();
-    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, plain.as_slice(), &mut packed)
+    let options = zopfli::Options { maximum_block_splits: 100, ..zopfli::Options::default() };
+    zopfli::compress(options, zopfli::Format::Gzip, plain.as_slice(), &mut packed)
         .with_context(|| format!("compressing {}", path.display()))?;
     let mut name = path.as_os_str().to_owned();
     name.push(".gz");
@@ -119,7 +122,7 @@ pub fn ui_cargo(root: &Path, subcommand: &str) -> Command {
 pub fn build(root: &Path) -> Result<PathBuf> {
     ensure_rust_target("wasm32-unknown-unknown")?;
     let bindgen = wasm_bindgen()?;
-    let optimiser = wasm_opt(root)?;
+    let tools = web_tools(root)?;
     run(ui_cargo(root, "build").args([
         "--bin",
         "ticket-exchange-ui",
@@ -139,10 +142,29 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .arg(&dist)
         .arg(&wasm))?;
     let module = dist.join("ticket_exchange_ui_bg.wasm");
-    run(Command::new(optimiser).arg("-Oz").args(WASM_FEATURES).arg(&module).arg("-o").arg(&module))?;
+    // Rust places the stack first (its pointer starts at 1 MiB and grows down, data lies above), so
+    // the low 1 KiB of memory is the deepest end of the stack: telling wasm-opt it is unused lets it
+    // fold small constants into addresses (an address that would have wrapped into low memory
+    // traps instead). 2 KiB off the gzipped module.
+    run(Command::new(tools.join("wasm-opt"))
+        .args(["-Oz", "--low-memory-unused"])
+        .args(WASM_FEATURES)
+        .arg(&module)
+        .arg("-o")
+        .arg(&module))?;
     for file in ["index.html", "style.css", "boot.js"] {
         std::fs::copy(root.join("app/ui/web").join(file), dist.join(file))
             .with_context(|| format!("copying {file}"))?;
+    }
+    // wasm-bindgen's glue and the snippets it copies, and the style sheet, are written to be read:
+    // minified (the scripts as modules still, their imports, exports and `import.meta.url` kept),
+    // they weigh a fifth less gzipped.
+    let minified = |path: &PathBuf| path.extension().is_some_and(|ext| ext == "js" || ext == "css");
+    for script in files_under(&dist)?.into_iter().filter(minified) {
+        run(Command::new(tools.join("esbuild"))
+            .arg(&script)
+            .args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"])
+            .arg(format!("--outfile={}", script.display())))?;
     }
     // Everything a browser fetches (the module, wasm-bindgen's glue and snippets, the page), as it
     // is sent: gzipped where that is written beside it.
