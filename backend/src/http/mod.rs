@@ -9,6 +9,7 @@ mod rate_limit;
 pub mod raw_json;
 pub mod request_log;
 mod security_headers;
+pub mod serde_json_body;
 pub mod text;
 mod web_files;
 

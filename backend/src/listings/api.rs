@@ -7,6 +7,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::cursor::{MarketOrder, PageCursor};
@@ -16,12 +17,14 @@ use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
 use crate::http::integer::Integer;
+use crate::http::serde_json_body::SerdeJson;
 use crate::http::text::Text;
 use crate::state::AppState;
 
 /// Where a listing is in its life.
-#[derive(Debug, Clone, Copy, Enum)]
+#[derive(Debug, Clone, Copy, Enum, Serialize)]
 #[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum TicketStatusView {
     Available,
     Held,
@@ -38,9 +41,12 @@ impl From<TicketStatus> for TicketStatusView {
     }
 }
 
+// Written by serde in the market's pages (`SerdeJson`), by poem-openapi elsewhere: the attributes of
+// each say the same (see the test below).
 /// A listing: the event, the seat, the face value and the price.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct TicketView {
     id: Uuid,
     /// The event's name.
@@ -51,19 +57,25 @@ pub(crate) struct TicketView {
     /// When the event starts; absent only for listings made before events were recorded (shown as
     /// "date to be announced"; not for sale until given).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "rfc3339::option")]
     starts_at: Option<DateTime<Utc>>,
     /// The venue's time zone (IANA name).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     time_zone: Option<String>,
     /// The start as the venue's clocks show it, RFC 3339 with the venue's offset
     /// (`2027-03-14T19:30:00-04:00`): what to show people.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     starts_at_local: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     section: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     row: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     seat: Option<String>,
     /// What the seller paid, in minor units of `currency`.
     face_value: i64,
@@ -79,7 +91,9 @@ pub(crate) struct TicketView {
     owner_id: Uuid,
     /// Increases with every change; send it back when updating.
     version: i32,
+    #[serde(serialize_with = "rfc3339::one")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::one")]
     updated_at: DateTime<Utc>,
 }
 
@@ -112,14 +126,34 @@ impl TicketView {
 }
 
 /// One page of listings for sale.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct TicketPage {
     items: Vec<TicketView>,
     limit: i64,
     /// Pass as `after` (with the same `sort`) for the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
+}
+
+/// Times as poem-openapi writes them (`to_rfc3339`: `2026-11-23T18:05:00.123456+00:00`), for the
+/// types serde writes too.
+mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn one<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&at.to_rfc3339())
+    }
+
+    pub fn option<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => one(at, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
 }
 
 /// The order of the market.
@@ -238,7 +272,7 @@ impl ListingsApi {
         /// The previous page's `nextCursor`: the page after it. Absent: the first page.
         #[oai(validator(max_length = 200))]
         after: Query<Option<String>>,
-    ) -> Result<Json<TicketPage>, ApiError> {
+    ) -> Result<SerdeJson<TicketPage>, ApiError> {
         let text = |name: &str, value: Option<String>| match value {
             Some(text) if crate::http::text::has_nul(&text) => {
                 Err(ApiError::bad_request("invalid_parameter", name, crate::http::text::NUL_MESSAGE))
@@ -280,7 +314,7 @@ impl ListingsApi {
         let now = state.now();
         let (rows, next) = super::list_available(&state.pool, &filter, now).await?;
         let items = rows.into_iter().map(|row| TicketView::new(row, now)).collect();
-        Ok(Json(TicketPage { items, limit: filter.limit, next_cursor: next.map(|cursor| cursor.encode()) }))
+        Ok(SerdeJson(TicketPage { items, limit: filter.limit, next_cursor: next.map(|cursor| cursor.encode()) }))
     }
 
     /// One listing, in whatever state it is.
@@ -340,5 +374,48 @@ impl ListingsApi {
         let who = auth.user(&state).await?;
         super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
         Ok(DeletedTicket::NoContent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    fn view(every_field: bool) -> TicketView {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("a time");
+        let some = |text: &str| every_field.then(|| text.to_owned());
+        TicketView {
+            id: Uuid::from_u128(1),
+            event_name: "Jazz \"night\" \u{e9}t\u{e9} \\ \n".into(),
+            venue: "Hall".into(),
+            city: "Montr\u{e9}al".into(),
+            starts_at: every_field.then(|| at("2027-03-14T23:30:00.123456Z")),
+            time_zone: some("America/Toronto"),
+            starts_at_local: some("2027-03-14T19:30:00.123456-04:00"),
+            section: some("A"),
+            row: some("12"),
+            seat: some("7"),
+            face_value: 4_500,
+            price: i64::MAX,
+            currency: "CAD".into(),
+            status: if every_field { TicketStatusView::Held } else { TicketStatusView::Available },
+            for_sale: every_field,
+            has_ticket_file: !every_field,
+            owner_id: Uuid::from_u128(u128::MAX),
+            version: i32::MIN,
+            created_at: at("2026-11-23T18:05:00Z"),
+            updated_at: at("2026-11-23T18:05:00.5Z"),
+        }
+    }
+
+    #[test]
+    fn a_market_page_written_by_serde_is_what_poem_openapi_would_write() {
+        for next_cursor in [None, Some("cy4x".to_owned())] {
+            let page = TicketPage { items: vec![view(true), view(false)], limit: 20, next_cursor };
+            let by_serde: serde_json::Value = serde_json::to_value(&page).expect("serde writes it");
+            assert_eq!(Some(by_serde), page.to_json());
+        }
     }
 }
