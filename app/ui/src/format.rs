@@ -52,7 +52,7 @@ const MONTHS: [&str; 12] = [
 /// `November 23, 2026` (the date in UTC).
 pub fn date(at: &Timestamp) -> String {
     let CivilDate { year, month, day } = at.date();
-    let month = MONTHS.get(month as usize - 1).copied().unwrap_or_default();
+    let month = (month as usize).checked_sub(1).and_then(|index| MONTHS.get(index)).copied().unwrap_or_default();
     format!("{month} {day}, {year}")
 }
 

@@ -76,7 +76,7 @@ impl Search {
 }
 
 /// `text` in lower case, as ILIKE compares it. In the browser by its own `toLowerCase`: Rust's
-/// would bring Unicode's case tables into the bundle (about 10 KiB of it gzipped).
+/// would bring Unicode's case tables into the bundle (14 KiB of it gzipped).
 #[cfg(target_arch = "wasm32")]
 fn lowercase(text: &str) -> String {
     String::from(js_sys::JsString::from(text).to_lower_case())

@@ -4,8 +4,9 @@
 //! copy of every string, then the tree written out. Profiled under wrk, that tree was about a tenth
 //! of the server's time on a page of listings. `SerdeJson<T>` writes `T`'s `serde::Serialize` form
 //! instead, and describes itself in the spec by `T`'s poem-openapi schema, exactly as `Json<T>`
-//! does. So the two must render alike: a type answered this way derives both, and a test of its own
-//! compares the JSON of each.
+//! does. So the two must render the same JSON (their keys' order aside: poem-openapi's come out
+//! sorted, serde's in field order): a type answered this way derives both, and a test of its own
+//! compares the two as JSON values.
 
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;

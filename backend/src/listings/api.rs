@@ -41,12 +41,12 @@ impl From<TicketStatus> for TicketStatusView {
     }
 }
 
-// Written by serde in the market's pages (`SerdeJson`), by poem-openapi elsewhere: the attributes of
-// each say the same (see the test below).
 /// A listing: the event, the seat, the face value and the price.
 #[derive(Debug, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
 #[serde(rename_all = "camelCase")]
+// Written by serde in the market's pages (`SerdeJson`), by poem-openapi elsewhere: the attributes of
+// each say the same, which the test below checks.
 pub(crate) struct TicketView {
     id: Uuid,
     /// The event's name.
@@ -411,9 +411,11 @@ mod tests {
     }
 
     #[test]
-    fn a_market_page_written_by_serde_is_what_poem_openapi_would_write() {
+    fn a_market_page_written_by_serde_is_the_json_poem_openapi_would_write() {
         for next_cursor in [None, Some("cy4x".to_owned())] {
-            let page = TicketPage { items: vec![view(true), view(false)], limit: 20, next_cursor };
+            let mut items = vec![view(true), view(false), view(false)];
+            items[2].status = TicketStatusView::Sold;
+            let page = TicketPage { items, limit: 20, next_cursor };
             let by_serde: serde_json::Value = serde_json::to_value(&page).expect("serde writes it");
             assert_eq!(Some(by_serde), page.to_json());
         }
