@@ -1,13 +1,11 @@
 //! What differs between a browser and the desktop/mobile webview: where the API is, how the session
-//! is carried, and the clock.
+//! is carried, and the wait between the checkout countdown's ticks (the clock is `Timestamp::now`).
 //!
 //! In a browser the UI is served by the backend: the API is the same origin and the session is the
 //! HttpOnly cookie, which no page script can read (the UI never holds the token at all). In the Tauri
 //! shell the page comes from the app bundle: the shell injects `window.__TICKET_EXCHANGE_API__` (the
 //! server's URL) and the session is a bearer token kept in the webview's local storage, which belongs
 //! to the app's own origin, so it survives restarts.
-
-use crate::timestamp::Timestamp;
 
 const TOKEN_KEY: &str = "ticket-exchange.session";
 
@@ -89,10 +87,6 @@ pub fn store_token(token: Option<&str>) {
     }
     #[cfg(not(target_arch = "wasm32"))]
     let _ = token;
-}
-
-pub fn now() -> Timestamp {
-    Timestamp::now()
 }
 
 /// Waits about `ms` milliseconds (for the checkout countdown).

@@ -61,3 +61,21 @@ impl<T: Type + Serialize> ApiResponse for SerdeJson<T> {
         T::register(registry);
     }
 }
+
+/// Times as poem-openapi writes them (`to_rfc3339`: `2026-11-23T18:05:00.123456+00:00`), for the
+/// `serialize_with` of a type answered by [`SerdeJson`].
+pub mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn one<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&at.to_rfc3339())
+    }
+
+    pub fn option<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => one(at, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}

@@ -17,7 +17,7 @@ use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
 use crate::http::integer::Integer;
-use crate::http::serde_json_body::SerdeJson;
+use crate::http::serde_json_body::{SerdeJson, rfc3339};
 use crate::http::text::Text;
 use crate::state::AppState;
 
@@ -136,24 +136,6 @@ struct TicketPage {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
-}
-
-/// Times as poem-openapi writes them (`to_rfc3339`: `2026-11-23T18:05:00.123456+00:00`), for the
-/// types serde writes too.
-mod rfc3339 {
-    use chrono::{DateTime, Utc};
-    use serde::Serializer;
-
-    pub fn one<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&at.to_rfc3339())
-    }
-
-    pub fn option<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
-        match at {
-            Some(at) => one(at, serializer),
-            None => serializer.serialize_none(),
-        }
-    }
 }
 
 /// The order of the market.

@@ -35,7 +35,7 @@ pub fn OrderCard(order: types::OrderView, busy: bool, on_refund: EventHandler<ty
     let class = status_class(&order.status);
     let payable = matches!(order.status, types::OrderStatus::Created | types::OrderStatus::AwaitingPayment);
     // Refunds close when the event starts.
-    let started = order.event_starts_at.is_some_and(|start| start <= crate::platform::now());
+    let started = order.event_starts_at.is_some_and(|start| start <= crate::timestamp::Timestamp::now());
     let refundable = order.status == types::OrderStatus::Complete && !order.refund_pending && !started;
     rsx! {
         article { class: "card order-card", "data-order": "{id}",

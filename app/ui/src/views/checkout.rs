@@ -112,7 +112,7 @@ fn billing_request(
 }
 
 fn seconds_left(expires_at: &Timestamp) -> i64 {
-    expires_at.seconds_since(platform::now())
+    expires_at.seconds_since(Timestamp::now())
 }
 
 #[component]
