@@ -313,7 +313,12 @@ def chaos(name: str, signal: str, buyers: list[str], seller: str) -> Load:
 
 def outbox_settled() -> bool:
     """No email left to send, being sent, or leased to a replica."""
-    pending = sql("SELECT count(*) FROM outbox_deliveries WHERE consumer = 'notifications.email' AND status <> 'delivered'")
+    # Both email consumers: the buyer's (`notifications.email`) and the seller's
+    # (`notifications.seller_email`), whose lease a killed replica may hold just as well.
+    pending = sql(
+        "SELECT count(*) FROM outbox_deliveries "
+        "WHERE consumer IN ('notifications.email', 'notifications.seller_email') AND status <> 'delivered'"
+    )
     sending = sql("SELECT count(*) FROM sent_emails WHERE status <> 'sent'")
     return pending == "0" and sending == "0"
 
