@@ -94,8 +94,9 @@ struct LiveSession {
 
 /// Resolves a presented token to its user, or `None` when the token is unknown, revoked, past its
 /// absolute expiry or idle for too long. The use is recorded at most once a minute, or once per half
-/// idle timeout if that is shorter (the SQL function `authenticate_session`, which reservations call
-/// too), so the idle timeout counts from a use at most that long before the last.
+/// idle timeout if that is shorter (the SQL function `authenticate_session`; reservations call its two
+/// halves, `find_session` and `touch_session`, and record no use when refused at their first look),
+/// so the idle timeout counts from a use at most that long before the last.
 pub async fn authenticate(conn: &mut AsyncPgConnection, check: SessionCheck) -> QueryResult<Option<Authenticated>> {
     Prepared(LiveSessionLookup(check))
         .get_result::<LiveSession>(conn)

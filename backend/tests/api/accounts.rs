@@ -211,34 +211,63 @@ struct LastSeen {
     last_seen_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// When the session of `user_id` was last recorded as used.
+async fn last_seen(app: &TestApp, user_id: uuid::Uuid) -> chrono::DateTime<chrono::Utc> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.pool.get().await.expect("conn");
+    diesel::sql_query("SELECT last_seen_at FROM sessions WHERE user_id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result::<LastSeen>(&mut conn)
+        .await
+        .expect("session")
+        .last_seen_at
+}
+
 #[tokio::test]
 async fn a_session_records_its_use_at_most_once_a_minute() {
-    use diesel_async::RunQueryDsl;
     let app = TestApp::spawn().await;
     let ann = app.register("ann@example.com").await;
-    let last_seen = || async {
-        let mut conn = app.pool.get().await.expect("conn");
-        diesel::sql_query("SELECT last_seen_at FROM sessions WHERE user_id = $1")
-            .bind::<diesel::sql_types::Uuid, _>(ann.user_id)
-            .get_result::<LastSeen>(&mut conn)
-            .await
-            .expect("session")
-            .last_seen_at
-    };
     let use_it = || async {
         let response = app.authed(&ann, Method::GET, "/api/users/current-user").send().await.expect("send");
         assert!(expect_status(response, StatusCode::OK).await["currentUser"].is_object());
     };
-    let signed_in = last_seen().await;
+    let signed_in = last_seen(&app, ann.user_id).await;
     app.advance(TimeDelta::seconds(59));
     use_it().await;
-    assert_eq!(last_seen().await, signed_in, "a use within a minute of the last one recorded writes nothing");
+    assert_eq!(
+        last_seen(&app, ann.user_id).await,
+        signed_in,
+        "a use within a minute of the last one recorded writes nothing"
+    );
     app.advance(TimeDelta::seconds(2));
     use_it().await;
     assert_eq!(
-        last_seen().await.timestamp_micros(),
+        last_seen(&app, ann.user_id).await.timestamp_micros(),
         app.clock_now().timestamp_micros(),
         "a minute on, the use is recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_reservation_refused_at_the_first_look_writes_nothing_not_even_the_session() {
+    let app = TestApp::spawn().await;
+    let seller = app.register("seller@example.com").await;
+    let first = app.register("first@example.com").await;
+    let ann = app.register("ann@example.com").await;
+    let taken = app.create_ticket(&seller, "Taken", 4_500).await;
+    let free = app.create_ticket(&seller, "Free", 4_500).await;
+    expect_status(app.reserve(&first, &taken["id"]).await, StatusCode::CREATED).await;
+    let signed_in = last_seen(&app, ann.user_id).await;
+
+    app.advance(TimeDelta::minutes(2));
+    expect_error(app.reserve(&ann, &taken["id"]).await, StatusCode::CONFLICT, "ticket_unavailable").await;
+    assert_eq!(last_seen(&app, ann.user_id).await, signed_in, "a crowd's losers leave their sessions as they were");
+
+    expect_status(app.reserve(&ann, &free["id"]).await, StatusCode::CREATED).await;
+    assert_eq!(
+        last_seen(&app, ann.user_id).await.timestamp_micros(),
+        app.clock_now().timestamp_micros(),
+        "a reservation made records the session's use"
     );
 }
 
