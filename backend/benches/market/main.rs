@@ -142,6 +142,27 @@ fn release_sql(first: usize, count: usize) -> String {
     )
 }
 
+#[derive(diesel::QueryableByName)]
+struct LastTaken {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_value: i64,
+}
+
+/// Stops the benchmark if a pgbench run starting at pair `first` took pairs past its `PER_RUN`, the
+/// next run's (or the crowd's and the live stream's): its figures would then be of other rows.
+async fn within_pairs(conn: &mut AsyncPgConnection, first: usize) {
+    let taken: LastTaken =
+        diesel_async::RunQueryDsl::get_result(diesel::sql_query("SELECT last_value FROM bench_seq"), conn)
+            .await
+            .expect("bench_seq");
+    let end = i64::try_from(first + PER_RUN).unwrap_or(i64::MAX);
+    assert!(
+        taken.last_value < end,
+        "a pgbench run took pairs up to {}, past its own (to {end}): raise PER_RUN",
+        taken.last_value
+    );
+}
+
 /// The reservation of a pair's listing by its buyer.
 fn reservation(pair: seed::Pair) -> Request {
     Request {
@@ -292,12 +313,14 @@ async fn main() {
         execute(&mut conn, "DROP SEQUENCE IF EXISTS bench_seq").await;
         execute(&mut conn, &format!("CREATE SEQUENCE bench_seq START {first_for_sql}")).await;
         let function = load::pgbench(&url, RESERVE_SQL, clients, SECONDS, &[]);
+        within_pairs(&mut conn, first_for_sql).await;
         execute(&mut conn, &release_sql(first_for_sql, PER_RUN)).await;
         execute(&mut conn, "VACUUM ANALYZE orders").await;
         execute(&mut conn, "VACUUM ANALYZE tickets").await;
         execute(&mut conn, "DROP SEQUENCE bench_seq").await;
         execute(&mut conn, &format!("CREATE SEQUENCE bench_seq START {first_for_sql}")).await;
         let two_writes = load::pgbench(&url, TWO_WRITES_SQL, clients, SECONDS, &[]);
+        within_pairs(&mut conn, first_for_sql).await;
         say(format!(
             "reserve, {clients} clients: HTTP {} ({} refused) | pgbench, one UPDATE by primary key: {} | ratio {:.2} \
              | pgbench, the same reserve_ticket: {} | HTTP / that {:.2} \

@@ -95,7 +95,8 @@ struct Pending {
     count: i64,
 }
 
-/// Waits (a bounded while) until the server's sequencer has given every change in the log its place.
+/// Waits (a bounded while) until the server's sequencer has given every change in the log its place
+/// (the seed's, then the reservations').
 pub async fn until_sequenced(conn: &mut AsyncPgConnection) {
     for _ in 0..1_200 {
         let pending: Pending =
@@ -108,5 +109,5 @@ pub async fn until_sequenced(conn: &mut AsyncPgConnection) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the sequencer did not place the seed's changes within two minutes");
+    panic!("the sequencer did not place the changes made so far within two minutes");
 }

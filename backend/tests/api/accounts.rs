@@ -269,6 +269,20 @@ async fn a_reservation_refused_at_the_first_look_writes_nothing_not_even_the_ses
         app.clock_now().timestamp_micros(),
         "a reservation made records the session's use"
     );
+
+    // A refusal after the first look (here the hold limit, met under the buyer's lock) is a use too.
+    for n in 0..2 {
+        let more = app.create_ticket(&seller, &format!("More {n}"), 4_500).await;
+        expect_status(app.reserve(&ann, &more["id"]).await, StatusCode::CREATED).await;
+    }
+    let one_too_many = app.create_ticket(&seller, "One too many", 4_500).await;
+    app.advance(TimeDelta::minutes(2));
+    expect_error(app.reserve(&ann, &one_too_many["id"]).await, StatusCode::CONFLICT, "hold_limit_reached").await;
+    assert_eq!(
+        last_seen(&app, ann.user_id).await.timestamp_micros(),
+        app.clock_now().timestamp_micros(),
+        "a refusal past the first look records the session's use"
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
--- A refused reservation writes nothing: the session's use is recorded only once the listing has
--- been seen to be free, so a crowd's losers, turned away by the first look, read and leave (before,
--- each committed a write of its session, and the crowd queued on those commits). A session used
--- only for refused reservations is recorded as used less often, and so ends sooner when idle: the
--- safe side of its idle timeout.
+-- A reservation refused at its first, unlocked look at the listing writes nothing: the session's
+-- use is recorded only once that look has found the listing free. So a crowd's losers who look after
+-- the winner has committed read and leave (before, each committed a write of its session, and the
+-- crowd queued on those commits); those who look before it commits still record their use, queue on
+-- the ticket's row and are refused there, as is every refusal after the look. A session used only
+-- for such refusals is recorded as used less often, and so ends sooner when idle: the safe side of
+-- its idle timeout.
 --
 -- `authenticate_session` is split in two, which it now calls: `find_session`, the look, and
 -- `touch_session`, the write at most once a minute (or per half idle timeout, if shorter).
