@@ -179,6 +179,12 @@ fn release_sql(first: usize, count: usize) -> String {
     )
 }
 
+/// Makes pair `first` the next a pgbench script takes (`nextval('bench_seq')`).
+async fn start_pairs_at(conn: &mut AsyncPgConnection, first: usize) {
+    execute(conn, "DROP SEQUENCE IF EXISTS bench_seq").await;
+    execute(conn, &format!("CREATE SEQUENCE bench_seq START {first}")).await;
+}
+
 #[derive(diesel::QueryableByName)]
 struct LastTaken {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -347,15 +353,13 @@ async fn main() {
         );
         let http = load::wrk(&server.base_url, &requests, clients, SECONDS);
         let first_for_sql = 1 + (2 * run + 1) * PER_RUN;
-        execute(&mut conn, "DROP SEQUENCE IF EXISTS bench_seq").await;
-        execute(&mut conn, &format!("CREATE SEQUENCE bench_seq START {first_for_sql}")).await;
+        start_pairs_at(&mut conn, first_for_sql).await;
         let function = load::pgbench(&url, RESERVE_SQL, clients, SECONDS, &[]);
         within_pairs(&mut conn, first_for_sql).await;
         execute(&mut conn, &release_sql(first_for_sql, PER_RUN)).await;
         execute(&mut conn, "VACUUM ANALYZE orders").await;
         execute(&mut conn, "VACUUM ANALYZE tickets").await;
-        execute(&mut conn, "DROP SEQUENCE bench_seq").await;
-        execute(&mut conn, &format!("CREATE SEQUENCE bench_seq START {first_for_sql}")).await;
+        start_pairs_at(&mut conn, first_for_sql).await;
         let two_writes = load::pgbench(&url, TWO_WRITES_SQL, clients, SECONDS, &[]);
         within_pairs(&mut conn, first_for_sql).await;
         say(format!(
