@@ -28,6 +28,8 @@ pub struct Config {
     pub payouts: crate::payouts::PayoutTerms,
     pub jobs: JobSettings,
     pub live: LiveSettings,
+    /// The market's kept pages (`MARKET_PAGE_MAX_AGE`, `MARKET_PAGE_CACHE_BYTES`).
+    pub market_pages: crate::listings::market_pages::PageCacheSettings,
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
     pub stripe: Option<StripeSettings>,
@@ -354,6 +356,13 @@ impl Config {
                 enabled: parse(var("BACKGROUND_JOBS"), "BACKGROUND_JOBS", Some(jobs.enabled))?,
             },
             live,
+            market_pages: {
+                let defaults = crate::listings::market_pages::PageCacheSettings::default();
+                crate::listings::market_pages::PageCacheSettings {
+                    max_age: duration(var("MARKET_PAGE_MAX_AGE"), "MARKET_PAGE_MAX_AGE", defaults.max_age)?,
+                    bytes: parse(var("MARKET_PAGE_CACHE_BYTES"), "MARKET_PAGE_CACHE_BYTES", Some(defaults.bytes))?,
+                }
+            },
             mail: MailSettings {
                 smtp_url: var("SMTP_URL"),
                 from: var("MAIL_FROM").unwrap_or_else(|| "Ticket Exchange <tickets@localhost>".into()),

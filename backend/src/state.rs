@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::listings::market_pages::MarketPages;
 use crate::live::Hub;
 use crate::metrics::Metrics;
 use crate::notifications::{Mailer, Notifier};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub files: Arc<dyn FileStore>,
     /// This process's streams of listing changes.
     pub live: Arc<Hub>,
+    /// The market's pages, kept while nothing can have changed them.
+    pub market_pages: MarketPages,
 }
 
 impl AppState {
@@ -50,7 +53,8 @@ impl AppState {
         // the pool between them, so a crowd reconnecting at once leaves the API its connections.
         let log_readers = (config.database_pool_size / 4).max(1);
         let live = Arc::new(Hub::new(config.live.max_subscribers, log_readers));
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live }))
+        let market_pages = MarketPages::new(config.market_pages);
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live, market_pages }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -3,7 +3,9 @@
 //! database and machine:
 //!
 //! 1. Browsing 100,000 listings through HTTP (the first page and page 1,000, by keyset) beside
-//!    pgbench running the server's own SELECT.
+//!    pgbench running the server's own SELECT: as the server runs by default (pages kept while
+//!    nothing can have changed them, `listings::market_pages`), and through a second server that
+//!    writes every page anew from the database.
 //! 2. Reservations through HTTP (every request a new buyer and listing, 8 and 32 connections, wrk)
 //!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows, and
 //!    beside pgbench calling the server's own reservation, the SQL function `reserve_ticket`, and
@@ -16,6 +18,8 @@
 //! 5. The server's peak resident memory through 1 to 3, and through all of it (the larger of
 //!    `VmHWM` and its resident set sampled every 5 ms).
 //! 6. Sweeping 100,000 lapsed holds with the production sweep, beside one bulk UPDATE of the rows.
+//! 7. An on-sale: the first page browsed by 32 clients while 8 reserve (run before 6, on the same
+//!    server as 1 to 4).
 //!
 //! Figures are written to `.data/bench/market.txt`. Nothing here asserts on time.
 
@@ -51,6 +55,8 @@ const LIVE_CLIENTS: usize = 8;
 const LIVE_PACE: u32 = 50;
 /// The pairs left between the crowd's and the last listing (the crowd's listing).
 const LIVE_PAIRS: usize = 19_000;
+/// Where the on-sale's pairs start within the live stream's: past the most its runs take.
+const ON_SALE_AFTER: usize = 10_000;
 const LAPSED_HOLDS: i64 = 100_000;
 const PAGE: usize = 20;
 
@@ -103,7 +109,8 @@ impl Drop for RssSampler {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Self {
+    /// A release server on `database_url`, with `vars` set beside the benchmark's own.
+    async fn start(database_url: &str, vars: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let child = Command::new(env!("CARGO_BIN_EXE_ticket-exchange"))
             .env("DATABASE_URL", database_url)
@@ -114,6 +121,7 @@ impl Server {
             .env("RUST_LOG", "error")
             // As the image runs it (deploy/Dockerfile): mimalloc commits memory as it is used.
             .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .expect("start server");
@@ -307,13 +315,15 @@ async fn main() {
     let url = seed::fresh_database(&admin_url, "bench_market").await;
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     seed::market(&mut conn, LISTINGS).await;
-    let server = Server::start(&url).await;
+    let server = Server::start(&url, &[]).await;
     // The seed's 100,000 listings are 100,000 changes for the live market's sequencer to give their
     // places: measure once it has, not while it works through them.
     seed::until_sequenced(&mut conn).await;
     let mut peaks = vec![("started", server.peak_rss_kib())];
 
-    // 1. Browsing, first page and page 1,000.
+    // 1. Browsing, first page and page 1,000: pages kept (the server's default), and beside them a
+    // second server that writes every page anew from the database.
+    let unkept = Server::start(&url, &[("MARKET_PAGE_MAX_AGE", "0s")]).await;
     let deep = cursor_before_page(&mut conn, 1_000).await;
     for (name, path, vars) in [
         ("page 1", "/api/tickets".to_owned(), vec![]),
@@ -328,15 +338,22 @@ async fn main() {
     ] {
         let request = [Request { method: "GET", path, token: None, body: None }];
         let http = load::wrk(&server.base_url, &request, BROWSE_CLIENTS, SECONDS);
+        let from_database = load::wrk(&unkept.base_url, &request, BROWSE_CLIENTS, SECONDS);
         let sql = load::pgbench(&url, &browse_sql(!vars.is_empty()), BROWSE_CLIENTS, SECONDS, &vars);
         say(format!(
-            "browse {LISTINGS} listings, {name}, {BROWSE_CLIENTS} clients: HTTP {} ({} failed) | pgbench, same SELECT: {} | ratio {:.2}",
+            "browse {LISTINGS} listings, {name}, {BROWSE_CLIENTS} clients: HTTP {} ({} failed) | pgbench, same SELECT: {} \
+             | ratio {:.2} | HTTP with every page from the database (MARKET_PAGE_MAX_AGE=0s): {} ({} failed) \
+             | ratio {:.2}",
             figures(&http),
             http.failed,
             figures(&sql),
-            http.per_second / sql.per_second.max(1.0)
+            http.per_second / sql.per_second.max(1.0),
+            figures(&from_database),
+            from_database.failed,
+            from_database.per_second / sql.per_second.max(1.0)
         ));
     }
+    drop(unkept);
 
     peaks.push(("browsing", server.peak_rss_kib()));
 
@@ -434,6 +451,30 @@ async fn main() {
         tokio::task::spawn_blocking(move || load::wrk(&base_url, &flat_out, LIVE_CLIENTS, SECONDS)).await.expect("wrk");
     let load = format!("while {LIVE_CLIENTS} clients reserve as fast as they can ({})", figures(&http));
     say(followed(&load, subscribers.heard().await));
+
+    // 7. An on-sale: the first page browsed while reservations run, every reservation a change that
+    // ends the kept pages once the relay has read it.
+    let reservations: Vec<Request> =
+        seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN + CROWD + ON_SALE_AFTER, LIVE_PAIRS - ON_SALE_AFTER)
+            .await
+            .into_iter()
+            .map(reservation)
+            .collect();
+    let (browse_url, reserve_url) = (server.base_url.clone(), server.base_url.clone());
+    let browsing = tokio::task::spawn_blocking(move || {
+        let page = [Request { method: "GET", path: "/api/tickets".into(), token: None, body: None }];
+        load::wrk(&browse_url, &page, BROWSE_CLIENTS, SECONDS)
+    });
+    let reserving = tokio::task::spawn_blocking(move || load::wrk(&reserve_url, &reservations, LIVE_CLIENTS, SECONDS));
+    let (browsing, reserving) = (browsing.await.expect("wrk"), reserving.await.expect("wrk"));
+    say(format!(
+        "an on-sale, {BROWSE_CLIENTS} clients browsing page 1 while {LIVE_CLIENTS} reserve: browse {} ({} failed) \
+         | reserve {} ({} refused)",
+        figures(&browsing),
+        browsing.failed,
+        figures(&reserving),
+        reserving.failed
+    ));
 
     say(format!(
         "server peak memory (VmHWM, or the largest VmRSS sampled) through all of the above, the 1,000 subscribers too: {:.1} MiB",

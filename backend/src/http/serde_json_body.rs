@@ -8,6 +8,9 @@
 //! sorted, serde's in field order): a type answered this way derives both, and a test of its own
 //! compares the two as JSON values.
 
+use std::marker::PhantomData;
+
+use bytes::Bytes;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
@@ -16,8 +19,28 @@ use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSch
 use poem_openapi::types::Type;
 use serde::Serialize;
 
-/// A 200 answer of `T` as JSON, written by serde; in the spec, what `Json<T>` would be.
-pub struct SerdeJson<T>(pub T);
+/// A 200 answer of `T` as JSON, written by serde; in the spec, what `Json<T>` would be. It holds the
+/// JSON already written, so an answer can be kept and sent again (`listings::market_pages`).
+pub struct SerdeJson<T> {
+    body: Bytes,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> SerdeJson<T> {
+    /// Writes `value`. Only a map whose keys are not strings fails: no answered type has one.
+    pub fn write(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(Self::written(serde_json::to_vec(value)?.into()))
+    }
+
+    /// What [`SerdeJson::write`] wrote for a `T` before.
+    pub fn written(body: Bytes) -> Self {
+        Self { body, of: PhantomData }
+    }
+
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+}
 
 impl<T: Type> Payload for SerdeJson<T> {
     const CONTENT_TYPE: &'static str = <Json<T> as Payload>::CONTENT_TYPE;
@@ -33,14 +56,7 @@ impl<T: Type> Payload for SerdeJson<T> {
 
 impl<T: Type + Serialize> IntoResponse for SerdeJson<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder().content_type(Self::CONTENT_TYPE).body(body),
-            // Only a map with keys that are not strings fails to serialize: no answered type has one.
-            Err(err) => {
-                tracing::error!(error = %err, "an answer could not be written as JSON");
-                crate::http::error::ApiError::internal().into_response()
-            }
-        }
+        Response::builder().content_type(Self::CONTENT_TYPE).body(self.body)
     }
 }
 

@@ -294,9 +294,17 @@ impl ListingsApi {
             after,
         };
         let now = state.now();
-        let (rows, next) = super::list_available(&state.pool, &filter, now).await?;
-        let items = rows.into_iter().map(|row| TicketView::new(row, now)).collect();
-        Ok(SerdeJson(TicketPage { items, limit: filter.limit, next_cursor: next.map(|cursor| cursor.encode()) }))
+        let written = async {
+            let (rows, next) = super::list_available(&state.pool, &filter, now).await?;
+            let items = rows.into_iter().map(|row| TicketView::new(row, now)).collect();
+            let page = TicketPage { items, limit: filter.limit, next_cursor: next.map(|cursor| cursor.encode()) };
+            SerdeJson::write(&page).map(SerdeJson::into_body).map_err(|err| {
+                tracing::error!(error = %err, "a market page could not be written as JSON");
+                ApiError::internal()
+            })
+        };
+        let body = state.market_pages.page(&filter, state.live.position(), now, written).await?;
+        Ok(SerdeJson::written(body))
     }
 
     /// One listing, in whatever state it is.
@@ -321,6 +329,7 @@ impl ListingsApi {
         let now = state.now();
         let draft = body.draft(&state, now)?;
         let row = super::create(&state.pool, who.user_id, &draft, now).await?;
+        state.market_pages.edited();
         Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
     }
 
@@ -340,6 +349,7 @@ impl ListingsApi {
         let now = state.now();
         let draft = body.draft(&state, now)?;
         let row = super::update(&state.pool, who.user_id, id.0, &draft, version, now).await?;
+        state.market_pages.edited();
         Ok(Json(TicketView::new(row, now)))
     }
 
@@ -355,6 +365,7 @@ impl ListingsApi {
     ) -> Result<DeletedTicket, ApiError> {
         let who = auth.user(&state).await?;
         super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
+        state.market_pages.edited();
         Ok(DeletedTicket::NoContent)
     }
 }

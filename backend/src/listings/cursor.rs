@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The market's orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MarketOrder {
     /// Soonest event first.
     #[default]
@@ -28,7 +28,7 @@ impl MarketOrder {
 
 /// Where a page ended: the last listing's sort key (its start to the microsecond, as stored, or its
 /// price) and id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageCursor {
     pub order: MarketOrder,
     pub key: i64,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cursor;
 pub mod domain;
 pub mod event;
+pub mod market_pages;
 pub mod store;
 
 use chrono::{DateTime, Utc};

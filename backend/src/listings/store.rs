@@ -89,8 +89,8 @@ pub struct ListingFields<'a> {
     pub currency: &'a str,
 }
 
-/// Which listings of the market to return.
-#[derive(Debug, Clone, Default)]
+/// Which listings of the market to return (and so the key of a kept page, `market_pages`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ListFilter {
     /// Case-insensitive substring of the event's name, venue or city.
     pub text: Option<String>,

@@ -7,6 +7,7 @@ mod errors;
 mod faults;
 mod listings;
 mod live;
+mod market_pages;
 mod migrations;
 mod money_faults;
 mod openapi;

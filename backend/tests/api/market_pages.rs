@@ -1,0 +1,89 @@
+//! The market's kept pages: answered again only while no seller's change here, no change in the
+//! live log and no more than their age can have changed them.
+
+use chrono::TimeDelta;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use ticket_exchange::live::{relay, sequencer};
+
+use crate::support::database::count;
+use crate::support::{TestApp, expect_status};
+
+/// Gives every committed change its place in the live log (the background sequencer may hold its
+/// turn for a moment) and hands them to this process's hub: from here, the hub's position moves only
+/// with a new change.
+async fn changes_relayed(app: &TestApp) {
+    while count(&app.database_url, "SELECT count(*) AS count FROM listing_changes WHERE position IS NULL").await > 0 {
+        sequencer::sequence(&app.pool, 10_000).await.expect("sequence");
+        tokio::task::yield_now().await;
+    }
+    relay::catch_up(&app.state.live, &app.pool).await.expect("catch up");
+}
+
+/// Sets the listing's price in the database with its triggers off: a change nothing records, which
+/// only a page written anew can show.
+async fn unrecorded_price(app: &TestApp, ticket: &Value, price: i64) {
+    let mut conn = AsyncPgConnection::establish(&app.database_url).await.expect("connect");
+    diesel::sql_query("SET session_replication_role = replica").execute(&mut conn).await.expect("replica role");
+    let id = ticket["id"].as_str().expect("id");
+    diesel::sql_query(format!("UPDATE tickets SET price = {price} WHERE id = '{id}'"))
+        .execute(&mut conn)
+        .await
+        .expect("update");
+}
+
+async fn market(app: &TestApp) -> Vec<Value> {
+    let page =
+        expect_status(app.request(Method::GET, "/api/tickets").send().await.expect("send"), StatusCode::OK).await;
+    page["items"].as_array().cloned().expect("items")
+}
+
+async fn market_price(app: &TestApp) -> i64 {
+    let items = market(app).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    items[0]["price"].as_i64().expect("price")
+}
+
+#[tokio::test]
+async fn a_kept_page_ends_with_a_sellers_change_here_a_change_in_the_log_or_its_age() {
+    // The sequencer runs once at start and then not within the test: changes reach the log's
+    // positions (and so this process's relay) only when the test places them.
+    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
+    let seller = app.register("seller@example.com").await;
+    let buyer = app.register("buyer@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
+    changes_relayed(&app).await;
+    assert_eq!(market_price(&app).await, 4_000);
+
+    unrecorded_price(&app, &ticket, 4_100).await;
+    assert_eq!(market_price(&app).await, 4_000, "the page is kept");
+    app.advance(TimeDelta::milliseconds(1_001));
+    assert_eq!(market_price(&app).await, 4_100, "a page older than a second is written anew");
+
+    unrecorded_price(&app, &ticket, 4_200).await;
+    assert_eq!(market_price(&app).await, 4_100, "kept again");
+    // The seller lists another ticket (a draft, not on the market): its change waits unplaced in
+    // the log, so only the seller's change through this process can end the page.
+    let draft = app.authed(&seller, Method::POST, "/api/tickets").json(&crate::support::listing("Draft", 1_000));
+    expect_status(draft.send().await.expect("send"), StatusCode::CREATED).await;
+    assert_eq!(market_price(&app).await, 4_200, "a seller's change through this process ends kept pages");
+
+    unrecorded_price(&app, &ticket, 4_300).await;
+    assert_eq!(market_price(&app).await, 4_200, "kept again");
+    expect_status(app.reserve(&buyer, &ticket["id"]).await, StatusCode::CREATED).await;
+    assert_eq!(market_price(&app).await, 4_200, "a reservation ends kept pages through the log, not at once");
+    changes_relayed(&app).await;
+    assert_eq!(market(&app).await, Vec::<Value>::new(), "once the relay has read it, the held listing is gone");
+}
+
+#[tokio::test]
+async fn with_no_age_allowed_every_page_is_written_anew() {
+    let app = TestApp::spawn_with(&[("MARKET_PAGE_MAX_AGE", "0s")]).await;
+    let seller = app.register("seller@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
+    changes_relayed(&app).await;
+    assert_eq!(market_price(&app).await, 4_000);
+    unrecorded_price(&app, &ticket, 4_100).await;
+    assert_eq!(market_price(&app).await, 4_100);
+}
