@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::listings::market_pages::PageCacheSettings;
 use crate::money::TaxRate;
 
 /// Everything the server needs to start.
@@ -29,7 +30,7 @@ pub struct Config {
     pub jobs: JobSettings,
     pub live: LiveSettings,
     /// The market's kept pages (`MARKET_PAGE_MAX_AGE`, `MARKET_PAGE_CACHE_BYTES`).
-    pub market_pages: crate::listings::market_pages::PageCacheSettings,
+    pub market_pages: PageCacheSettings,
     pub mail: MailSettings,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; without it payment operations answer 503.
     pub stripe: Option<StripeSettings>,
@@ -357,9 +358,20 @@ impl Config {
             },
             live,
             market_pages: {
-                let defaults = crate::listings::market_pages::PageCacheSettings::default();
-                crate::listings::market_pages::PageCacheSettings {
-                    max_age: duration(var("MARKET_PAGE_MAX_AGE"), "MARKET_PAGE_MAX_AGE", defaults.max_age)?,
+                let defaults = PageCacheSettings::default();
+                PageCacheSettings {
+                    max_age: match duration(var("MARKET_PAGE_MAX_AGE"), "MARKET_PAGE_MAX_AGE", defaults.max_age)? {
+                        age if age > PageCacheSettings::LONGEST_AGE => {
+                            return Err(ConfigError {
+                                name: "MARKET_PAGE_MAX_AGE",
+                                reason: format!(
+                                    "must be at most {}s: what no change records shows on a kept page that late",
+                                    PageCacheSettings::LONGEST_AGE.as_secs()
+                                ),
+                            });
+                        }
+                        age => age,
+                    },
                     bytes: parse(var("MARKET_PAGE_CACHE_BYTES"), "MARKET_PAGE_CACHE_BYTES", Some(defaults.bytes))?,
                 }
             },
@@ -460,5 +472,13 @@ mod tests {
         let err = config(&[("DATABASE_URL", "postgres://x"), ("SESSION_MAX_AGE", "forever")]).expect_err("invalid");
         assert!(err.to_string().contains("SESSION_MAX_AGE"));
         assert!(config(&[]).expect_err("missing").to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn a_kept_page_may_be_at_most_a_minute_old() {
+        let page_age = |age| config(&[("DATABASE_URL", "postgres://x"), ("MARKET_PAGE_MAX_AGE", age)]);
+        assert_eq!(page_age("60s").expect("valid").market_pages.max_age, Duration::from_secs(60));
+        let err = page_age("61s").expect_err("too old");
+        assert!(err.to_string().contains("MARKET_PAGE_MAX_AGE"), "{err}");
     }
 }

@@ -451,6 +451,7 @@ async fn main() {
         tokio::task::spawn_blocking(move || load::wrk(&base_url, &flat_out, LIVE_CLIENTS, SECONDS)).await.expect("wrk");
     let load = format!("while {LIVE_CLIENTS} clients reserve as fast as they can ({})", figures(&http));
     say(followed(&load, subscribers.heard().await));
+    peaks.push(("the subscribers", server.peak_rss_kib()));
 
     // 7. An on-sale: the first page browsed while reservations run, every reservation a change that
     // ends the kept pages once the relay has read it.
@@ -476,9 +477,13 @@ async fn main() {
         reserving.failed
     ));
 
+    peaks.push(("the on-sale", server.peak_rss_kib()));
+    let stages: Vec<String> = peaks.iter().map(|(stage, kib)| format!("{stage} {:.1}", mib(*kib))).collect();
     say(format!(
-        "server peak memory (VmHWM, or the largest VmRSS sampled) through all of the above, the 1,000 subscribers too: {:.1} MiB",
-        server.peak_rss_kib() as f64 / 1024.0
+        "server peak memory (VmHWM, or the largest VmRSS sampled) through all of the above, the 1,000 subscribers too: {:.1} MiB; \
+         the peak so far after each step, MiB: {}",
+        mib(server.peak_rss_kib()),
+        stages.join(", ")
     ));
     drop(server);
 

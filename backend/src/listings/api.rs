@@ -328,8 +328,8 @@ impl ListingsApi {
         }
         let now = state.now();
         let draft = body.draft(&state, now)?;
+        let _editing = state.market_pages.editing();
         let row = super::create(&state.pool, who.user_id, &draft, now).await?;
-        state.market_pages.edited();
         Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
     }
 
@@ -348,8 +348,8 @@ impl ListingsApi {
         })?;
         let now = state.now();
         let draft = body.draft(&state, now)?;
+        let _editing = state.market_pages.editing();
         let row = super::update(&state.pool, who.user_id, id.0, &draft, version, now).await?;
-        state.market_pages.edited();
         Ok(Json(TicketView::new(row, now)))
     }
 
@@ -364,8 +364,8 @@ impl ListingsApi {
         version: Query<Option<i32>>,
     ) -> Result<DeletedTicket, ApiError> {
         let who = auth.user(&state).await?;
+        let _editing = state.market_pages.editing();
         super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
-        state.market_pages.edited();
         Ok(DeletedTicket::NoContent)
     }
 }

@@ -13,14 +13,18 @@
 //!   relay that has lost its connection.
 //!
 //! However many ask for a page that is not kept, one of them runs its query and the rest wait for
-//! its answer. Nothing here decides what may be sold: a reservation always asks the database.
+//! its answer; if that query fails or is given up, each of them runs its own. Nothing here decides
+//! what may be sold: a reservation always asks the database.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use quick_cache::Weighter;
-use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::sync::Cache;
+use tokio::sync::watch;
 
 use super::ListFilter;
 
@@ -31,6 +35,14 @@ struct Known {
     position: i64,
     /// Sellers' changes answered by this process.
     edits: u64,
+}
+
+impl Known {
+    /// Whether a query begun knowing `self` began after everything `other` knew of. Both counts only
+    /// grow, so such a query saw every change `other` had seen.
+    fn covers(self, other: Known) -> bool {
+        self.position >= other.position && self.edits >= other.edits
+    }
 }
 
 #[derive(Clone)]
@@ -45,20 +57,28 @@ struct Page {
 struct PageBytes;
 
 impl Weighter<ListFilter, Page> for PageBytes {
-    fn weight(&self, _filter: &ListFilter, page: &Page) -> u64 {
-        // The key and the entry's own fields: a few hundred bytes at most beside the page.
-        u64::try_from(page.body.len()).unwrap_or(u64::MAX).saturating_add(256)
+    fn weight(&self, filter: &ListFilter, page: &Page) -> u64 {
+        // The filter's text, and the entry's own fields and the cache's bookkeeping beside them.
+        let text = filter.text.as_ref().map_or(0, String::len) + filter.city.as_ref().map_or(0, String::len);
+        u64::try_from(page.body.len() + text).unwrap_or(u64::MAX).saturating_add(256)
     }
 }
 
 /// How long pages are kept and how many bytes of them.
 #[derive(Debug, Clone, Copy)]
 pub struct PageCacheSettings {
-    /// `MARKET_PAGE_MAX_AGE`: the oldest a page answered again may be (default `1s`; `0s` turns the
-    /// cache off).
+    /// `MARKET_PAGE_MAX_AGE`: the oldest a page answered again may be (default `1s`, at most
+    /// [`PageCacheSettings::LONGEST_AGE`]; `0s` turns the cache off).
     pub max_age: std::time::Duration,
-    /// `MARKET_PAGE_CACHE_BYTES`: the pages kept, in bytes of JSON (default 4 MiB).
+    /// `MARKET_PAGE_CACHE_BYTES`: the pages kept, in bytes of JSON (default 4 MiB; `0` turns the
+    /// cache off).
     pub bytes: u64,
+}
+
+impl PageCacheSettings {
+    /// The longest `max_age` allowed: what no change records (a hold lapsing, an event starting)
+    /// shows at most this late.
+    pub const LONGEST_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
 impl Default for PageCacheSettings {
@@ -70,9 +90,51 @@ impl Default for PageCacheSettings {
 /// This process's kept pages of the market.
 pub struct MarketPages {
     /// `None` when turned off.
-    pages: Option<Cache<ListFilter, Page, PageBytes>>,
+    kept: Option<Kept>,
     max_age: TimeDelta,
     edits: AtomicU64,
+}
+
+struct Kept {
+    pages: Cache<ListFilter, Page, PageBytes>,
+    /// The queries running now, one a page: whoever asks for a page one of them will answer waits
+    /// for it instead of querying too.
+    writing: Mutex<HashMap<ListFilter, Arc<Writing>>>,
+}
+
+/// A page's query, running.
+struct Writing {
+    known: Known,
+    written_at: DateTime<Utc>,
+    /// `Some` once written. Dropped unwritten when the query fails or is given up.
+    body: watch::Sender<Option<Bytes>>,
+}
+
+/// The query of a page others may be waiting for: when it ends, however it ends, they are told.
+struct Leading<'a> {
+    kept: &'a Kept,
+    filter: &'a ListFilter,
+    writing: Arc<Writing>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let mut writing = self.kept.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        // A newer query of the same page may have taken its place: that one stays.
+        if writing.get(self.filter).is_some_and(|running| Arc::ptr_eq(running, &self.writing)) {
+            writing.remove(self.filter);
+        }
+    }
+}
+
+/// A seller's change being made; when it ends, answered or not, pages kept before are not
+/// answered again.
+pub struct Editing<'a>(&'a AtomicU64);
+
+impl Drop for Editing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// A typical page of 20 listings, for sizing the cache's table.
@@ -81,22 +143,23 @@ const TYPICAL_PAGE_BYTES: u64 = 16 * 1024;
 impl MarketPages {
     pub fn new(settings: PageCacheSettings) -> Self {
         let max_age = TimeDelta::from_std(settings.max_age).unwrap_or(TimeDelta::MAX);
-        let pages = (!max_age.is_zero() && settings.bytes > 0).then(|| {
+        let kept = (!max_age.is_zero() && settings.bytes > 0).then(|| {
             let items = usize::try_from((settings.bytes / TYPICAL_PAGE_BYTES).max(1)).unwrap_or(usize::MAX);
-            Cache::with_weighter(items, settings.bytes, PageBytes)
+            Kept { pages: Cache::with_weighter(items, settings.bytes, PageBytes), writing: Mutex::default() }
         });
-        Self { pages, max_age, edits: AtomicU64::new(0) }
+        Self { kept, max_age, edits: AtomicU64::new(0) }
     }
 
-    /// A seller's change to a listing has been answered here: pages kept before it are not answered
-    /// again.
-    pub fn edited(&self) {
-        self.edits.fetch_add(1, Ordering::AcqRel);
+    /// Call before a seller's change to a listing and hold until it is answered: whether it is made,
+    /// refused, or given up halfway, no page kept before it ended is answered again.
+    pub fn editing(&self) -> Editing<'_> {
+        Editing(&self.edits)
     }
 
-    /// The page for `filter`: kept, if what is known of the market is what it was when the kept one
-    /// was written (`position`, the live log's, is `None` until the relay has read the log once: then
-    /// nothing is kept); otherwise written by `write`, and kept.
+    /// The page for `filter`: a kept one, if its query began after everything known now
+    /// (`position`, the live log's, is `None` until the relay has found the log: then nothing is
+    /// kept) and no longer than the age ago; or the answer of such a query running now; or else
+    /// written by `write`, and kept.
     pub async fn page<E>(
         &self,
         filter: &ListFilter,
@@ -104,30 +167,192 @@ impl MarketPages {
         now: DateTime<Utc>,
         write: impl Future<Output = Result<Bytes, E>>,
     ) -> Result<Bytes, E> {
-        let (Some(pages), Some(position)) = (&self.pages, position) else {
+        let (Some(kept), Some(position)) = (&self.kept, position) else {
             return write.await;
         };
         // Read before the query begins: a change after this point ends the page written now.
         let known = Known { position, edits: self.edits.load(Ordering::Acquire) };
-        let current =
-            |page: &Page| page.known == known && page.written_at <= now && now - page.written_at <= self.max_age;
-        if let Some(page) = pages.get(filter).filter(|page| current(page)) {
+        // A page written later than `now` (by a request that read the clock after this one) is
+        // younger still.
+        let answers = |page: Known, written_at: DateTime<Utc>| page.covers(known) && now - written_at <= self.max_age;
+        if let Some(page) = kept.pages.get(filter).filter(|page| answers(page.known, page.written_at)) {
             return Ok(page.body);
         }
-        let guard = match pages
-            .entry_async(filter, |_, page| {
-                if current(page) { EntryAction::Retain(page.body.clone()) } else { EntryAction::ReplaceWithGuard }
-            })
-            .await
-        {
-            EntryResult::Retained(body) => return Ok(body),
-            EntryResult::Replaced(guard, _) | EntryResult::Vacant(guard) => guard,
-            // Neither is returned by `entry_async` when the callback never removes.
-            EntryResult::Removed(..) | EntryResult::Timeout => return write.await,
+        let joined = {
+            let mut writing = kept.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            match writing.get(filter) {
+                Some(running) if answers(running.known, running.written_at) => Err(running.body.subscribe()),
+                _ => {
+                    let running = Arc::new(Writing { known, written_at: now, body: watch::channel(None).0 });
+                    writing.insert(filter.clone(), running.clone());
+                    Ok(running)
+                }
+            }
         };
-        // An error drops the guard: the next to ask writes the page instead.
+        let leading = match joined {
+            Ok(writing) => Leading { kept, filter, writing },
+            Err(mut answer) => {
+                let answered = answer.wait_for(Option::is_some).await.ok().and_then(|body| body.clone());
+                return match answered {
+                    Some(body) => Ok(body),
+                    // That query failed or was given up: this one is run here, and not kept.
+                    None => write.await,
+                };
+            }
+        };
         let body = write.await?;
-        let _ = guard.insert(Page { body: body.clone(), known, written_at: now });
+        // Unless the page kept meanwhile is as new: a request that read what it knows just before a
+        // change may finish after one that read it just after.
+        let newer_kept = kept.pages.get(filter).is_some_and(|page| page.known.covers(known) && page.written_at >= now);
+        if !newer_kept {
+            // Exactly its length: the written buffer's spare capacity is not kept with it.
+            let page = Page { body: Bytes::copy_from_slice(&body), known, written_at: now };
+            kept.pages.insert(filter.clone(), page);
+        }
+        leading.writing.body.send_replace(Some(body.clone()));
         Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use tokio::sync::{Barrier, oneshot};
+    use tokio::task::yield_now;
+
+    use super::*;
+
+    fn pages() -> MarketPages {
+        MarketPages::new(PageCacheSettings::default())
+    }
+
+    fn filter() -> ListFilter {
+        ListFilter {
+            text: None,
+            city: None,
+            min_price: None,
+            max_price: None,
+            from: None,
+            to: None,
+            order: crate::listings::cursor::MarketOrder::default(),
+            limit: 20,
+            after: None,
+        }
+    }
+
+    fn at(millis: i64) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH + TimeDelta::milliseconds(millis)
+    }
+
+    /// A query that counts itself and answers `body`.
+    async fn counted(queries: &AtomicUsize, body: &'static str) -> Result<Bytes, ()> {
+        queries.fetch_add(1, Ordering::SeqCst);
+        Ok(Bytes::from_static(body.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn many_asking_for_a_page_not_kept_share_one_query() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let (release, released) = oneshot::channel::<()>();
+        let first = pages.page(&filter, Some(1), at(0), async {
+            released.await.expect("released");
+            counted(&queries, "page").await
+        });
+        // Polled in order: the first query has begun before the others ask.
+        let (first, second, third, ()) = tokio::join!(
+            first,
+            pages.page(&filter, Some(1), at(0), counted(&queries, "another")),
+            pages.page(&filter, Some(1), at(1), counted(&queries, "another")),
+            async { release.send(()).expect("release") },
+        );
+        assert_eq!([first, second, third], [Ok(Bytes::from_static(b"page")), Ok("page".into()), Ok("page".into())]);
+        assert_eq!(queries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn when_the_query_others_wait_for_fails_they_run_theirs_at_once_and_keep_nothing() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let (release, released) = oneshot::channel::<()>();
+        // Opens only when both waiters' queries run at once.
+        let both = Barrier::new(2);
+        let failing = pages.page(&filter, Some(1), at(0), async {
+            released.await.expect("released");
+            Err::<Bytes, ()>(())
+        });
+        let waiting = || async {
+            both.wait().await;
+            counted(&queries, "page").await
+        };
+        let all = async {
+            tokio::join!(
+                failing,
+                pages.page(&filter, Some(1), at(0), waiting()),
+                pages.page(&filter, Some(1), at(0), waiting()),
+                async { release.send(()).expect("release") },
+            )
+        };
+        // Everything here wakes within this task: if the waiters ran in turn, the first would wait
+        // at the barrier for good, and a hundred turns of the runtime later nothing would have moved.
+        let stuck = async {
+            for _ in 0..100 {
+                yield_now().await;
+            }
+        };
+        let (failed, second, third, ()) = tokio::select! {
+            biased;
+            all = all => all,
+            () = stuck => panic!("the waiters ran one after another"),
+        };
+        assert_eq!(failed, Err(()));
+        assert_eq!((second, third), (Ok("page".into()), Ok("page".into())));
+        // Theirs were not kept: the next to ask queries.
+        assert_eq!(pages.page(&filter, Some(1), at(0), counted(&queries, "next")).await, Ok("next".into()));
+        assert_eq!(queries.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_page_answers_whoever_knew_no_more_than_its_query_for_up_to_its_age() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let page = |position, millis, body| pages.page(&filter, Some(position), at(millis), counted(&queries, body));
+        assert_eq!(page(5, 0, "at 5").await, Ok("at 5".into()));
+        assert_eq!(page(4, 0, "at 4").await, Ok("at 5".into()), "a request that knew less");
+        assert_eq!(page(5, 1_000, "later").await, Ok("at 5".into()), "a second old");
+        assert_eq!(page(5, 1_001, "later").await, Ok("later".into()), "older than a second");
+        assert_eq!(page(6, 1_001, "at 6").await, Ok("at 6".into()), "a change read since");
+        drop(pages.editing());
+        assert_eq!(page(6, 1_001, "edited").await, Ok("edited".into()), "a seller's change here since");
+        assert_eq!(queries.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_query_that_began_knowing_less_does_not_replace_a_newer_page() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let (release, released) = oneshot::channel::<()>();
+        let older = pages.page(&filter, Some(5), at(0), async {
+            released.await.expect("released");
+            counted(&queries, "at 5").await
+        });
+        let newer = async {
+            // It knows more than the query running, so runs its own rather than wait.
+            let newer = pages.page(&filter, Some(6), at(0), counted(&queries, "at 6")).await;
+            release.send(()).expect("release");
+            newer
+        };
+        assert_eq!(tokio::join!(older, newer), (Ok("at 5".into()), Ok("at 6".into())));
+        assert_eq!(pages.page(&filter, Some(6), at(0), counted(&queries, "again")).await, Ok("at 6".into()));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_kept_before_the_log_is_found_or_when_turned_off() {
+        let (queries, filter) = (AtomicUsize::new(0), filter());
+        let off = MarketPages::new(PageCacheSettings { max_age: Duration::ZERO, ..PageCacheSettings::default() });
+        for (pages, position) in [(pages(), None), (off, Some(1))] {
+            for _ in 0..2 {
+                assert_eq!(pages.page(&filter, position, at(0), counted(&queries, "page")).await, Ok("page".into()));
+            }
+        }
+        assert_eq!(queries.load(Ordering::SeqCst), 4);
     }
 }

@@ -76,8 +76,13 @@ pub async fn follow(
         },
         Start::After(after) => match kept(&hub, &pool).await? {
             Some((first_kept, last)) if after + 1 < first_kept || after > last => {
-                first = Some(Item::Refetch { position: last });
-                (last, false)
+                // Resume where a page fetched from now on is sure to have seen: this process's relay's
+                // position (a kept page of the market is never older), unless the log no longer keeps
+                // what follows it; the changes after it are read from the log.
+                let resume = hub.position().filter(|position| position + 1 >= first_kept && *position <= last);
+                let resume = resume.unwrap_or(last);
+                first = Some(Item::Refetch { position: resume });
+                (resume, resume < last)
             }
             Some(_) => (after, true),
             None if after > 0 => {

@@ -79,8 +79,8 @@ impl TicketFilesApi {
         let who = auth.user(&state).await?;
         let declared = request.header(poem::http::header::CONTENT_TYPE);
         let now = state.now();
+        let _editing = state.market_pages.editing();
         let row = super::attach(&state.pool, state.files.as_ref(), who.user_id, id.0, &body.0, declared, now).await?;
-        state.market_pages.edited();
         Ok(Json(TicketView::new(row, now)))
     }
 

@@ -87,3 +87,33 @@ async fn with_no_age_allowed_every_page_is_written_anew() {
     unrecorded_price(&app, &ticket, 4_100).await;
     assert_eq!(market_price(&app).await, 4_100);
 }
+
+#[tokio::test]
+async fn a_sellers_file_edit_and_delete_each_show_on_the_next_page_at_once() {
+    // As above: the log's positions move only when the test places them, so each page below can
+    // have ended only through the seller's change here.
+    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
+    let seller = app.register("seller@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
+    changes_relayed(&app).await;
+    assert_eq!(market_price(&app).await, 4_000);
+
+    // A draft is not on the market; attaching its file puts it there.
+    let draft = app.authed(&seller, Method::POST, "/api/tickets").json(&crate::support::listing("Late show", 3_000));
+    let draft = expect_status(draft.send().await.expect("send"), StatusCode::CREATED).await;
+    assert_eq!(market(&app).await.len(), 1, "a draft is not on the market");
+    app.attach_file(&seller, &draft, crate::support::TICKET_PDF).await;
+    assert_eq!(market(&app).await.len(), 2, "the attached file put it on the market");
+
+    let id = ticket["id"].as_str().expect("id");
+    let mut edit = crate::support::listing("Jazz night", 4_500);
+    edit["version"] = ticket["version"].clone();
+    let edited = app.authed(&seller, Method::PUT, &format!("/api/tickets/{id}")).json(&edit);
+    expect_status(edited.send().await.expect("send"), StatusCode::OK).await;
+    let prices: Vec<i64> = market(&app).await.iter().filter_map(|item| item["price"].as_i64()).collect();
+    assert!(prices.contains(&4_500) && !prices.contains(&4_000), "the edit shows: {prices:?}");
+
+    let deleted = app.authed(&seller, Method::DELETE, &format!("/api/tickets/{}", draft["id"].as_str().expect("id")));
+    expect_status(deleted.send().await.expect("send"), StatusCode::NO_CONTENT).await;
+    assert_eq!(market_price(&app).await, 4_500, "the deleted listing is gone");
+}

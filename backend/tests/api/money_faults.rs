@@ -201,7 +201,13 @@ async fn a_won_dispute_leaves_the_sale_standing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_stripe_cannot_starve_the_database_pool() {
-    let app = TestApp::spawn_with_faulty_stripe(&[("DATABASE_POOL_SIZE", "3"), ("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    // Every page of the market from the database, so browsing needs the pool each time.
+    let app = TestApp::spawn_with_faulty_stripe(&[
+        ("DATABASE_POOL_SIZE", "3"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("MARKET_PAGE_MAX_AGE", "0s"),
+    ])
+    .await;
     let seller = app.register("seller@example.com").await;
     let mut checkouts = Vec::new();
     for n in 0..12 {
