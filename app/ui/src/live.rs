@@ -29,6 +29,9 @@ pub struct Live {
     /// Bumped when pages must fetch their listings again: the stream was too far behind, or
     /// reopened after the browser gave up on it.
     pub refetches: u32,
+    /// The position of the last event heard (a stream's `start` included): pages are fetched as of
+    /// at least it, so none is older than what the stream goes on from.
+    position: Option<i64>,
 }
 
 impl Live {
@@ -66,8 +69,17 @@ impl Live {
             .count()
     }
 
+    /// What a page must have seen to be shown beside the stream: pass it as the market's `since`.
+    pub fn position(&self) -> Option<i64> {
+        self.position
+    }
+
     /// Takes one event in.
     pub fn hear(&mut self, event: types::ListingEvent) {
+        self.position = Some(event.position);
+        if event.kind == types::ListingEventKind::Start {
+            return;
+        }
         self.heard += 1;
         match event.listing {
             Some(listing) if event.kind != types::ListingEventKind::Refetch => {
@@ -85,7 +97,7 @@ pub static LIVE: GlobalSignal<Live> = Signal::global(Live::default);
 
 /// The SSE event types the server sends.
 #[cfg(target_arch = "wasm32")]
-const KINDS: [&str; 7] = ["listed", "changed", "held", "released", "sold", "deleted", "refetch"];
+const KINDS: [&str; 8] = ["start", "listed", "changed", "held", "released", "sold", "deleted", "refetch"];
 
 /// What the page's `EventSource` reports (only in a browser or webview).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -335,5 +347,20 @@ mod tests {
         let mut live = Live::default();
         live.hear(event(types::ListingEventKind::Refetch, None));
         assert_eq!(live.refetches, 1);
+    }
+
+    #[test]
+    fn pages_are_fetched_as_of_the_last_position_heard_from_the_streams_start_on() {
+        let mut live = Live::default();
+        assert_eq!(live.position(), None, "no stream yet: the server's own position");
+        live.hear(types::ListingEvent { kind: types::ListingEventKind::Start, position: 41, listing: None });
+        assert_eq!((live.position(), live.heard(), live.refetches), (Some(41), 0, 0), "a start is no change");
+        let id = Uuid::from_u128(7);
+        live.hear(types::ListingEvent {
+            kind: types::ListingEventKind::Held,
+            position: 42,
+            listing: Some(listing(id, 2, false)),
+        });
+        assert_eq!((live.position(), live.heard()), (Some(42), 1));
     }
 }

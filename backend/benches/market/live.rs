@@ -50,6 +50,10 @@ impl Subscribers {
                     // Until the stream has been quiet for a while after the load: the load is over.
                     while let Ok(Some(Ok(event))) = tokio::time::timeout(quiet, events.next()).await {
                         let arrived = Utc::now();
+                        // The stream's `start` is not a change.
+                        if event.event == "start" {
+                            continue;
+                        }
                         heard.events += 1;
                         // Only the one field: the subscribers share the machine with the server.
                         if let Ok(Sent { listing: Some(Changed { updated_at }) }) = serde_json::from_str(&event.data) {

@@ -254,6 +254,11 @@ impl ListingsApi {
         /// The previous page's `nextCursor`: the page after it. Absent: the first page.
         #[oai(validator(max_length = 200))]
         after: Query<Option<String>>,
+        /// The `position` of the last event your live stream (`GET /api/tickets/stream`) sent, its
+        /// `start` included: the page will have seen every change up to it. A page is otherwise one
+        /// the server may have kept from a moment ago.
+        #[oai(validator(minimum(value = "0")))]
+        since: Query<Option<i64>>,
     ) -> Result<SerdeJson<TicketPage>, ApiError> {
         let text = |name: &str, value: Option<String>| match value {
             Some(text) if crate::http::text::has_nul(&text) => {
@@ -303,7 +308,7 @@ impl ListingsApi {
                 ApiError::internal()
             })
         };
-        let body = state.market_pages.page(&filter, state.live.position(), now, written).await?;
+        let body = state.market_pages.page(&filter, state.live.position(), since.0, now, written).await?;
         Ok(SerdeJson::written(body))
     }
 

@@ -158,12 +158,14 @@ impl MarketPages {
 
     /// The page for `filter`: a kept one, if its query began after everything known now
     /// (`position`, the live log's, is `None` until the relay has found the log: then nothing is
-    /// kept) and no longer than the age ago; or the answer of such a query running now; or else
-    /// written by `write`, and kept.
+    /// kept) and after the live log's `since` (the client's stream had reached it, perhaps on
+    /// another process), and no longer than the age ago; or the answer of such a query running
+    /// now; or else written by `write`, and kept.
     pub async fn page<E>(
         &self,
         filter: &ListFilter,
         position: Option<i64>,
+        since: Option<i64>,
         now: DateTime<Utc>,
         write: impl Future<Output = Result<Bytes, E>>,
     ) -> Result<Bytes, E> {
@@ -172,9 +174,13 @@ impl MarketPages {
         };
         // Read before the query begins: a change after this point ends the page written now.
         let known = Known { position, edits: self.edits.load(Ordering::Acquire) };
+        // What the page must have seen. A `since` past this process's position only raises the bar:
+        // the page written for it is kept as of `known`, so what a client says never labels a page
+        // others are answered.
+        let needed = Known { position: since.map_or(position, |since| since.max(position)), ..known };
         // A page written later than `now` (by a request that read the clock after this one) is
         // younger still.
-        let answers = |page: Known, written_at: DateTime<Utc>| page.covers(known) && now - written_at <= self.max_age;
+        let answers = |page: Known, written_at: DateTime<Utc>| page.covers(needed) && now - written_at <= self.max_age;
         if let Some(page) = kept.pages.get(filter).filter(|page| answers(page.known, page.written_at)) {
             return Ok(page.body);
         }
@@ -201,9 +207,13 @@ impl MarketPages {
             }
         };
         let body = write.await?;
-        // Unless the page kept meanwhile is as new: a request that read what it knows just before a
-        // change may finish after one that read it just after.
-        let newer_kept = kept.pages.get(filter).is_some_and(|page| page.known.covers(known) && page.written_at >= now);
+        // Unless the page kept meanwhile is newer: a request that read what it knows just before a
+        // change may finish after one that read it just after. Of two as new, the one finished last
+        // stays (it may have been written for a client further on).
+        let newer_kept = kept
+            .pages
+            .get(filter)
+            .is_some_and(|page| page.known.covers(known) && (page.known != known || page.written_at > now));
         if !newer_kept {
             // Exactly its length: the written buffer's spare capacity is not kept with it.
             let page = Page { body: Bytes::copy_from_slice(&body), known, written_at: now };
@@ -256,15 +266,15 @@ mod tests {
     async fn many_asking_for_a_page_not_kept_share_one_query() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
         let (release, released) = oneshot::channel::<()>();
-        let first = pages.page(&filter, Some(1), at(0), async {
+        let first = pages.page(&filter, Some(1), None, at(0), async {
             released.await.expect("released");
             counted(&queries, "page").await
         });
         // Polled in order: the first query has begun before the others ask.
         let (first, second, third, ()) = tokio::join!(
             first,
-            pages.page(&filter, Some(1), at(0), counted(&queries, "another")),
-            pages.page(&filter, Some(1), at(1), counted(&queries, "another")),
+            pages.page(&filter, Some(1), None, at(0), counted(&queries, "another")),
+            pages.page(&filter, Some(1), None, at(1), counted(&queries, "another")),
             async { release.send(()).expect("release") },
         );
         assert_eq!([first, second, third], [Ok(Bytes::from_static(b"page")), Ok("page".into()), Ok("page".into())]);
@@ -277,7 +287,7 @@ mod tests {
         let (release, released) = oneshot::channel::<()>();
         // Opens only when both waiters' queries run at once.
         let both = Barrier::new(2);
-        let failing = pages.page(&filter, Some(1), at(0), async {
+        let failing = pages.page(&filter, Some(1), None, at(0), async {
             released.await.expect("released");
             Err::<Bytes, ()>(())
         });
@@ -288,8 +298,8 @@ mod tests {
         let all = async {
             tokio::join!(
                 failing,
-                pages.page(&filter, Some(1), at(0), waiting()),
-                pages.page(&filter, Some(1), at(0), waiting()),
+                pages.page(&filter, Some(1), None, at(0), waiting()),
+                pages.page(&filter, Some(1), None, at(0), waiting()),
                 async { release.send(()).expect("release") },
             )
         };
@@ -308,14 +318,15 @@ mod tests {
         assert_eq!(failed, Err(()));
         assert_eq!((second, third), (Ok("page".into()), Ok("page".into())));
         // Theirs were not kept: the next to ask queries.
-        assert_eq!(pages.page(&filter, Some(1), at(0), counted(&queries, "next")).await, Ok("next".into()));
+        assert_eq!(pages.page(&filter, Some(1), None, at(0), counted(&queries, "next")).await, Ok("next".into()));
         assert_eq!(queries.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
     async fn a_page_answers_whoever_knew_no_more_than_its_query_for_up_to_its_age() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
-        let page = |position, millis, body| pages.page(&filter, Some(position), at(millis), counted(&queries, body));
+        let page =
+            |position, millis, body| pages.page(&filter, Some(position), None, at(millis), counted(&queries, body));
         assert_eq!(page(5, 0, "at 5").await, Ok("at 5".into()));
         assert_eq!(page(4, 0, "at 4").await, Ok("at 5".into()), "a request that knew less");
         assert_eq!(page(5, 1_000, "later").await, Ok("at 5".into()), "a second old");
@@ -330,18 +341,30 @@ mod tests {
     async fn a_query_that_began_knowing_less_does_not_replace_a_newer_page() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
         let (release, released) = oneshot::channel::<()>();
-        let older = pages.page(&filter, Some(5), at(0), async {
+        let older = pages.page(&filter, Some(5), None, at(0), async {
             released.await.expect("released");
             counted(&queries, "at 5").await
         });
         let newer = async {
             // It knows more than the query running, so runs its own rather than wait.
-            let newer = pages.page(&filter, Some(6), at(0), counted(&queries, "at 6")).await;
+            let newer = pages.page(&filter, Some(6), None, at(0), counted(&queries, "at 6")).await;
             release.send(()).expect("release");
             newer
         };
         assert_eq!(tokio::join!(older, newer), (Ok("at 5".into()), Ok("at 6".into())));
-        assert_eq!(pages.page(&filter, Some(6), at(0), counted(&queries, "again")).await, Ok("at 6".into()));
+        assert_eq!(pages.page(&filter, Some(6), None, at(0), counted(&queries, "again")).await, Ok("at 6".into()));
+    }
+
+    #[tokio::test]
+    async fn a_client_whose_stream_is_further_on_gets_a_page_written_for_it_that_others_may_share() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let page = |since, body| pages.page(&filter, Some(5), since, at(0), counted(&queries, body));
+        assert_eq!(page(None, "at 5").await, Ok("at 5".into()));
+        assert_eq!(page(Some(5), "again").await, Ok("at 5".into()), "this process had reached it");
+        assert_eq!(page(Some(7), "for 7").await, Ok("for 7".into()), "a stream on another process is further on");
+        assert_eq!(page(None, "again").await, Ok("for 7".into()), "written after everything this process knows");
+        assert_eq!(page(Some(6), "for 6").await, Ok("for 6".into()), "kept as of this process's position");
+        assert_eq!(queries.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
@@ -350,7 +373,10 @@ mod tests {
         let off = MarketPages::new(PageCacheSettings { max_age: Duration::ZERO, ..PageCacheSettings::default() });
         for (pages, position) in [(pages(), None), (off, Some(1))] {
             for _ in 0..2 {
-                assert_eq!(pages.page(&filter, position, at(0), counted(&queries, "page")).await, Ok("page".into()));
+                assert_eq!(
+                    pages.page(&filter, position, None, at(0), counted(&queries, "page")).await,
+                    Ok("page".into())
+                );
             }
         }
         assert_eq!(queries.load(Ordering::SeqCst), 4);

@@ -38,6 +38,9 @@ enum ListingEventKind {
     /// The changes since the client's `Last-Event-ID` are no longer kept: fetch the listings
     /// again, then carry on with this stream.
     Refetch,
+    /// The first event of a stream opened without `Last-Event-ID`: the changes after `position`
+    /// follow.
+    Start,
 }
 
 impl From<ChangeKind> for ListingEventKind {
@@ -61,7 +64,8 @@ pub(crate) struct ListingEvent {
     /// The event's place in the market's change log: send the last one seen back as
     /// `Last-Event-ID` to get exactly what came after it.
     position: i64,
-    /// The listing right after the change, as the market shows it (absent for `refetch`).
+    /// The listing right after the change, as the market shows it (absent for `refetch` and
+    /// `start`).
     #[oai(skip_serializing_if_is_none)]
     listing: Option<TicketView>,
 }
@@ -111,8 +115,10 @@ pub struct LiveApi;
 impl LiveApi {
     /// Follow the market: every listing listed, changed, held, released, sold or deleted, as it
     /// happens, as server-sent events (`text/event-stream`), with a keep-alive comment when idle.
-    /// Anyone may subscribe. Reconnecting with `Last-Event-ID` resumes exactly after that event (or
-    /// sends `refetch` when it is too far behind).
+    /// Anyone may subscribe. A stream opened afresh first sends `start`, with the position its
+    /// changes follow; reconnecting with `Last-Event-ID` resumes exactly after that event (or sends
+    /// `refetch` when it is too far behind). Fetch listings with `since` set to the last `position`
+    /// heard, so no page shown is older than the stream.
     #[oai(path = "/tickets/stream", method = "get", tag = "ApiTags::Tickets", operation_id = "follow_tickets")]
     async fn follow(
         &self,
@@ -156,6 +162,10 @@ fn sent(item: Item, now: chrono::DateTime<chrono::Utc>) -> SentEvent {
         Item::Refetch { position } => SentEvent {
             position,
             frame: render(ListingEvent { kind: ListingEventKind::Refetch, position, listing: None }),
+        },
+        Item::Start { position } => SentEvent {
+            position,
+            frame: render(ListingEvent { kind: ListingEventKind::Start, position, listing: None }),
         },
     }
 }

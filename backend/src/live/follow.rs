@@ -23,6 +23,10 @@ pub enum Item {
     Refetch {
         position: i64,
     },
+    /// A stream opened without a position starts after `position`.
+    Start {
+        position: i64,
+    },
 }
 
 impl Item {
@@ -30,7 +34,7 @@ impl Item {
     pub fn position(&self) -> i64 {
         match self {
             Self::Change(change) => change.position,
-            Self::Refetch { position } => *position,
+            Self::Refetch { position } | Self::Start { position } => *position,
         }
     }
 }
@@ -70,10 +74,14 @@ pub async fn follow(
     let changes = hub.receiver();
     let mut first = None;
     let (cursor, behind) = match start {
-        Start::Now => match hub.position() {
-            Some(position) => (position, false),
-            None => (kept(&hub, &pool).await?.map_or(0, |(_, last)| last), false),
-        },
+        Start::Now => {
+            let cursor = match hub.position() {
+                Some(position) => position,
+                None => kept(&hub, &pool).await?.map_or(0, |(_, last)| last),
+            };
+            first = Some(Item::Start { position: cursor });
+            (cursor, false)
+        }
         Start::After(after) => match kept(&hub, &pool).await? {
             Some((first_kept, last)) if after + 1 < first_kept || after > last => {
                 // Resume where a page fetched from now on is sure to have seen: this process's relay's

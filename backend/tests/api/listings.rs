@@ -173,6 +173,8 @@ async fn the_market_lists_tickets_soonest_first_with_paging_and_filters() {
         "?from=+200000-01-01",
         "?to=1969-12-31",
         "?sort=cheapest",
+        "?since=-1",
+        "?since=later",
         ancient,
     ] {
         expect_error(get(bad).await.expect("send"), StatusCode::BAD_REQUEST, "invalid_parameter").await;

@@ -117,3 +117,28 @@ async fn a_sellers_file_edit_and_delete_each_show_on_the_next_page_at_once() {
     expect_status(deleted.send().await.expect("send"), StatusCode::NO_CONTENT).await;
     assert_eq!(market_price(&app).await, 4_500, "the deleted listing is gone");
 }
+
+#[tokio::test]
+async fn a_page_asked_for_as_of_a_position_this_process_has_not_reached_is_written_anew() {
+    // A client's stream may be followed through another process, further on in the log than this
+    // one's relay: its page must still have seen everything its stream goes on from.
+    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
+    let seller = app.register("seller@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
+    changes_relayed(&app).await;
+    let position = crate::support::live::Follower::open(&app.base_url, None).await.start.expect("start");
+    assert_eq!(market_price(&app).await, 4_000);
+
+    unrecorded_price(&app, &ticket, 4_100).await;
+    let app = &app;
+    let as_of = |since: i64| async move {
+        let path = format!("/api/tickets?since={since}");
+        let page = expect_status(app.request(Method::GET, &path).send().await.expect("send"), StatusCode::OK).await;
+        page["items"][0]["price"].as_i64().expect("price")
+    };
+    assert_eq!(as_of(position).await, 4_000, "this process has reached it: kept");
+    assert_eq!(as_of(position + 1).await, 4_100, "further on: written anew");
+    unrecorded_price(app, &ticket, 4_200).await;
+    assert_eq!(market_price(app).await, 4_100, "and kept for those who know no more");
+    assert_eq!(as_of(position + 1).await, 4_200, "but never labelled with what a client said");
+}

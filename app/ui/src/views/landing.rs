@@ -30,6 +30,10 @@ async fn market_page(search: &Search, cursor: Option<String>) -> Result<types::T
     if let Some(cursor) = cursor {
         request = request.after(cursor);
     }
+    // As of where the stream goes on from, wherever it is followed (the server may keep pages).
+    if let Some(since) = LIVE.peek().position() {
+        request = request.since(since);
+    }
     session::note(request.send().await.map_err(Problem::from)).map(|page| page.into_inner())
 }
 

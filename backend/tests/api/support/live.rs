@@ -16,6 +16,8 @@ type Events = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String
 /// One open stream.
 pub struct Follower {
     events: Events,
+    /// The position a stream opened afresh said it starts after (its `start` event).
+    pub start: Option<i64>,
 }
 
 /// One event as sent.
@@ -55,7 +57,14 @@ impl Follower {
         let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
         assert!(content_type.starts_with("text/event-stream"), "content type {content_type}");
         let events = response.bytes_stream().eventsource().map(|event| event.map_err(|err| err.to_string()));
-        Self { events: Box::pin(events) }
+        let mut follower = Self { events: Box::pin(events), start: None };
+        if last_event_id.is_none() {
+            let start = follower.next().await;
+            assert_eq!(start.kind, "start", "a stream opened afresh first says where it starts: {start:?}");
+            assert!(start.data.get("listing").is_none(), "{start:?}");
+            follower.start = Some(start.id);
+        }
+        follower
     }
 
     /// The next event; fails the test if none comes within ten seconds.
