@@ -113,8 +113,14 @@ enum Heard {
 /// Where the stream stands, outside any signal: pages read it only when they fetch.
 #[derive(Default)]
 struct Following {
-    /// A stream is open now.
+    /// A stream is open now, and where it goes on from is known (see `heard_here`).
     open: Cell<bool>,
+    /// The connection is open.
+    connected: Cell<bool>,
+    /// This stream has sent an event: a stream opened afresh first sends `start`, and once one has
+    /// been heard the browser reconnects with its id, carrying on from it. Until then, a page
+    /// fetched would not know what it must have seen.
+    heard_here: Cell<bool>,
     /// Something on screen may have missed changes (fetched while no stream was open, or shown
     /// while a given-up stream was away): fetch again once one opens.
     stale: Cell<bool>,
@@ -159,28 +165,44 @@ pub async fn followed() {
     });
 }
 
-/// Takes in what the stream reports about itself; whether pages must fetch again.
+/// Takes in what the stream reports about itself (an event once [`Live::hear`] has heard it);
+/// whether pages must fetch again.
 fn note(heard: &Heard) -> bool {
     FOLLOWING.with(|following| match heard {
         Heard::Opened => {
-            following.open.set(true);
-            following.reopening.set(false);
-            following.given_up.set(0);
-            for waiting in following.waiting.borrow_mut().drain(..) {
-                let _ = waiting.send(());
-            }
-            following.stale.replace(false)
+            following.connected.set(true);
+            // Reconnected with the last id: it carries on from where it was.
+            following.heard_here.get() && following.follow()
+        }
+        Heard::Event(_) => {
+            let first = !following.heard_here.replace(true);
+            first && following.connected.get() && following.follow()
         }
         Heard::Lost { gave_up } => {
+            following.connected.set(false);
             following.open.set(false);
             if *gave_up {
                 following.stale.set(true);
                 following.reopening.set(true);
+                following.heard_here.set(false);
             }
             false
         }
-        Heard::Event(_) => false,
     })
+}
+
+impl Following {
+    /// The stream is open and where it goes on from is known: pages waiting may fetch. Whether
+    /// what is on screen must be fetched again.
+    fn follow(&self) -> bool {
+        self.open.set(true);
+        self.reopening.set(false);
+        self.given_up.set(0);
+        for waiting in self.waiting.borrow_mut().drain(..) {
+            let _ = waiting.send(());
+        }
+        self.stale.replace(false)
+    }
 }
 
 /// The pause before opening a stream anew after `given_up` in a row: 1 s, doubling to 30 s, each
@@ -197,14 +219,15 @@ pub fn use_live_market() {
     let follower = use_coroutine(|mut heard: UnboundedReceiver<Heard>| async move {
         use futures_util::StreamExt;
         while let Some(heard) = heard.next().await {
-            if note(&heard) {
-                LIVE.write().refetches += 1;
-            }
-            // From bytes, as reqwest's `json` reads answers: each type's parser is compiled once.
-            if let Heard::Event(data) = heard
+            // Heard before it is noted: a page let fetch by it fetches as of its position. From
+            // bytes, as reqwest's `json` reads answers: each type's parser is compiled once.
+            if let Heard::Event(data) = &heard
                 && let Ok(event) = serde_json::from_slice::<types::ListingEvent>(data.as_bytes())
             {
                 LIVE.write().hear(event);
+            }
+            if note(&heard) {
+                LIVE.write().refetches += 1;
             }
         }
     });
@@ -324,13 +347,22 @@ mod tests {
     }
 
     #[test]
-    fn what_was_fetched_without_the_stream_is_fetched_again_once_it_opens() {
-        assert!(!note(&Heard::Opened), "nothing stale yet");
+    fn a_fresh_stream_is_followed_from_its_first_event_a_resumed_one_from_its_reopening() {
+        let followed = || FOLLOWING.with(|following| following.open.get());
+        let event = || Heard::Event(String::new());
+        assert!(!note(&Heard::Opened), "connected; nothing stale yet");
+        assert!(!followed(), "not followed until it has said where it starts");
+        assert!(!note(&event()), "its start: followed, and nothing was stale");
+        assert!(followed());
         assert!(!note(&Heard::Lost { gave_up: false }), "the browser reconnects with the last id");
+        assert!(!followed());
         assert!(!note(&Heard::Opened), "and misses nothing");
+        assert!(followed(), "it carries on from the last id at once");
         note(&Heard::Lost { gave_up: true });
-        assert!(note(&Heard::Opened), "given up on: what is on screen may have missed changes");
-        assert!(!note(&Heard::Opened), "once");
+        assert!(!note(&Heard::Opened), "a stream opened afresh: not followed yet");
+        assert!(!followed());
+        assert!(note(&event()), "given up on: what is on screen may have missed changes");
+        assert!(!note(&event()), "once");
     }
 
     #[test]

@@ -28,8 +28,11 @@ fn env(name: &str) -> String {
 pub struct Scratch(PathBuf);
 
 impl Scratch {
+    /// A directory of its own, even beside another of the same `name` (two wrk runs at once).
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ticket-exchange-bench-{name}-{}", std::process::id()));
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ticket-exchange-bench-{name}-{}-{made}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Self(dir)

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::cursor::{MarketOrder, PageCursor};
 use super::domain::TicketStatus;
-use super::{DraftInput, ListFilter, TicketDraft, TicketRow};
+use super::{DraftInput, ListFilter, ListingsError, TicketDraft, TicketRow};
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
@@ -333,8 +333,9 @@ impl ListingsApi {
         }
         let now = state.now();
         let draft = body.draft(&state, now)?;
-        let _editing = state.market_pages.editing();
-        let row = super::create(&state.pool, who.user_id, &draft, now).await?;
+        let editing = state.market_pages.editing();
+        let row = editing
+            .settle(super::create(&state.pool, who.user_id, &draft, now).await, ListingsError::changed_nothing)?;
         Ok(CreatedTicket::Created(Json(TicketView::new(row, now))))
     }
 
@@ -353,8 +354,9 @@ impl ListingsApi {
         })?;
         let now = state.now();
         let draft = body.draft(&state, now)?;
-        let _editing = state.market_pages.editing();
-        let row = super::update(&state.pool, who.user_id, id.0, &draft, version, now).await?;
+        let editing = state.market_pages.editing();
+        let updated = super::update(&state.pool, who.user_id, id.0, &draft, version, now).await;
+        let row = editing.settle(updated, ListingsError::changed_nothing)?;
         Ok(Json(TicketView::new(row, now)))
     }
 
@@ -369,8 +371,9 @@ impl ListingsApi {
         version: Query<Option<i32>>,
     ) -> Result<DeletedTicket, ApiError> {
         let who = auth.user(&state).await?;
-        let _editing = state.market_pages.editing();
-        super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await?;
+        let editing = state.market_pages.editing();
+        let deleted = super::delete(&state.pool, who.user_id, id.0, version.0, state.now()).await;
+        editing.settle(deleted, ListingsError::changed_nothing)?;
         Ok(DeletedTicket::NoContent)
     }
 }

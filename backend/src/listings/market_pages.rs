@@ -106,8 +106,16 @@ struct Kept {
 struct Writing {
     known: Known,
     written_at: DateTime<Utc>,
-    /// `Some` once written. Dropped unwritten when the query fails or is given up.
-    body: watch::Sender<Option<Bytes>>,
+    /// How it went, for those waiting. Dropped while `Running` when the query is given up.
+    outcome: watch::Sender<Outcome>,
+}
+
+#[derive(Clone)]
+enum Outcome {
+    Running,
+    Written(Bytes),
+    /// Those waiting run their own query at once, rather than one after another each failing.
+    Failed,
 }
 
 /// The query of a page others may be waiting for: when it ends, however it ends, they are told.
@@ -127,13 +135,38 @@ impl Drop for Leading<'_> {
     }
 }
 
-/// A seller's change being made; when it ends, answered or not, pages kept before are not
-/// answered again.
-pub struct Editing<'a>(&'a AtomicU64);
+/// What a request does about a page not kept.
+enum Turn<'a> {
+    /// Waits for the running query's answer.
+    Wait(watch::Receiver<Outcome>),
+    /// Runs the query, and others wait for it.
+    Lead(Leading<'a>),
+    /// Runs the query alone: it needs a page further on than the running one, which serves
+    /// everyone else.
+    Alone,
+}
+
+/// A seller's change being made. Dropped, however the change ended (made, given up halfway,
+/// failed without knowing), pages kept before are not answered again; [`Editing::settle`] spares
+/// them when the change was refused and so changed nothing.
+pub struct Editing<'a> {
+    edits: &'a AtomicU64,
+    changed: bool,
+}
+
+impl Editing<'_> {
+    /// The change's `result`, as it was; `refused` says which errors changed nothing.
+    pub fn settle<T, E>(mut self, result: Result<T, E>, refused: impl FnOnce(&E) -> bool) -> Result<T, E> {
+        self.changed = !result.as_ref().is_err_and(refused);
+        result
+    }
+}
 
 impl Drop for Editing<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        if self.changed {
+            self.edits.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -150,10 +183,9 @@ impl MarketPages {
         Self { kept, max_age, edits: AtomicU64::new(0) }
     }
 
-    /// Call before a seller's change to a listing and hold until it is answered: whether it is made,
-    /// refused, or given up halfway, no page kept before it ended is answered again.
+    /// Call before a seller's change to a listing and hold until it is answered (see [`Editing`]).
     pub fn editing(&self) -> Editing<'_> {
-        Editing(&self.edits)
+        Editing { edits: &self.edits, changed: true }
     }
 
     /// The page for `filter`: a kept one, if its query began after everything known now
@@ -176,40 +208,64 @@ impl MarketPages {
         let known = Known { position, edits: self.edits.load(Ordering::Acquire) };
         // What the page must have seen. A `since` past this process's position only raises the bar:
         // the page written for it is kept as of `known`, so what a client says never labels a page
-        // others are answered.
+        // others are answered, nor takes the place of a query they wait for.
         let needed = Known { position: since.map_or(position, |since| since.max(position)), ..known };
         // A page written later than `now` (by a request that read the clock after this one) is
         // younger still.
         let answers = |page: Known, written_at: DateTime<Utc>| page.covers(needed) && now - written_at <= self.max_age;
-        if let Some(page) = kept.pages.get(filter).filter(|page| answers(page.known, page.written_at)) {
+        let kept_page = || kept.pages.get(filter).filter(|page| answers(page.known, page.written_at));
+        if let Some(page) = kept_page() {
             return Ok(page.body);
         }
-        let joined = {
-            let mut writing = kept.writing.lock().unwrap_or_else(PoisonError::into_inner);
-            match writing.get(filter) {
-                Some(running) if answers(running.known, running.written_at) => Err(running.body.subscribe()),
-                _ => {
-                    let running = Arc::new(Writing { known, written_at: now, body: watch::channel(None).0 });
-                    writing.insert(filter.clone(), running.clone());
-                    Ok(running)
+        let leading = loop {
+            let turn = {
+                let mut writing = kept.writing.lock().unwrap_or_else(PoisonError::into_inner);
+                // Again, in turn with the query that may have just kept it.
+                if let Some(page) = kept_page() {
+                    return Ok(page.body);
+                }
+                match writing.get(filter) {
+                    Some(running) if answers(running.known, running.written_at) => {
+                        Turn::Wait(running.outcome.subscribe())
+                    }
+                    Some(running) if running.known.covers(known) => Turn::Alone,
+                    _ => {
+                        let writing_now =
+                            Arc::new(Writing { known, written_at: now, outcome: watch::channel(Outcome::Running).0 });
+                        writing.insert(filter.clone(), writing_now.clone());
+                        Turn::Lead(Leading { kept, filter, writing: writing_now })
+                    }
+                }
+            };
+            match turn {
+                Turn::Lead(leading) => break Some(leading),
+                Turn::Alone => break None,
+                Turn::Wait(mut answer) => {
+                    let outcome =
+                        answer.wait_for(|outcome| !matches!(outcome, Outcome::Running)).await.as_deref().cloned().ok();
+                    match outcome {
+                        Some(Outcome::Written(body)) => return Ok(body),
+                        // It failed: this request runs its own, and keeps nothing.
+                        Some(Outcome::Failed) => return write.await,
+                        // It was given up (its client went away): ask again.
+                        Some(Outcome::Running) | None => {}
+                    }
                 }
             }
         };
-        let leading = match joined {
-            Ok(writing) => Leading { kept, filter, writing },
-            Err(mut answer) => {
-                let answered = answer.wait_for(Option::is_some).await.ok().and_then(|body| body.clone());
-                return match answered {
-                    Some(body) => Ok(body),
-                    // That query failed or was given up: this one is run here, and not kept.
-                    None => write.await,
-                };
+        let body = match write.await {
+            Ok(body) => body,
+            Err(err) => {
+                if let Some(leading) = &leading {
+                    leading.writing.outcome.send_replace(Outcome::Failed);
+                }
+                return Err(err);
             }
         };
-        let body = write.await?;
         // Unless the page kept meanwhile is newer: a request that read what it knows just before a
-        // change may finish after one that read it just after. Of two as new, the one finished last
-        // stays (it may have been written for a client further on).
+        // change may finish after one that read it just after. Of two as new, the one whose clock
+        // read later stays, or on a tie the one finished last (it may have been written for a client
+        // further on). Two finishing at once may leave the older: it stays true, only less useful.
         let newer_kept = kept
             .pages
             .get(filter)
@@ -219,7 +275,9 @@ impl MarketPages {
             let page = Page { body: Bytes::copy_from_slice(&body), known, written_at: now };
             kept.pages.insert(filter.clone(), page);
         }
-        leading.writing.body.send_replace(Some(body.clone()));
+        if let Some(leading) = &leading {
+            leading.writing.outcome.send_replace(Outcome::Written(body.clone()));
+        }
         Ok(body)
     }
 }
@@ -320,6 +378,61 @@ mod tests {
         // Theirs were not kept: the next to ask queries.
         assert_eq!(pages.page(&filter, Some(1), None, at(0), counted(&queries, "next")).await, Ok("next".into()));
         assert_eq!(queries.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn when_the_query_others_wait_for_is_given_up_one_of_them_queries_for_the_rest() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let mut given_up =
+            Box::pin(pages.page(&filter, Some(1), None, at(0), std::future::pending::<Result<Bytes, ()>>()));
+        // Polled once: its query has begun.
+        tokio::select! {
+            biased;
+            _ = &mut given_up => unreachable!("it never ends"),
+            () = std::future::ready(()) => {}
+        }
+        let (second, third, ()) = tokio::join!(
+            pages.page(&filter, Some(1), None, at(0), counted(&queries, "page")),
+            pages.page(&filter, Some(1), None, at(0), counted(&queries, "page")),
+            async move { drop(given_up) },
+        );
+        assert_eq!((second, third), (Ok("page".into()), Ok("page".into())));
+        assert_eq!(queries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_client_further_on_runs_its_own_query_beside_the_one_the_rest_wait_for() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let ((release, released), (release_further, further_released)) = (oneshot::channel(), oneshot::channel());
+        let running = pages.page(&filter, Some(5), None, at(0), async {
+            released.await.expect("released");
+            counted(&queries, "at 5").await
+        });
+        let further = pages.page(&filter, Some(5), Some(9), at(0), async {
+            further_released.await.expect("released");
+            counted(&queries, "for 9").await
+        });
+        // Asks while both run: it waits for the query that was first, which kept its place.
+        let later = pages.page(&filter, Some(5), None, at(0), counted(&queries, "another"));
+        let (running, further, later, ()) = tokio::join!(running, further, later, async {
+            release.send(()).expect("release");
+            release_further.send(()).expect("release");
+        });
+        assert_eq!((running, further, later), (Ok("at 5".into()), Ok("for 9".into()), Ok("at 5".into())));
+        assert_eq!(queries.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_sellers_change_refused_leaves_the_pages_kept() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let page = |body| pages.page(&filter, Some(1), None, at(0), counted(&queries, body));
+        assert_eq!(page("first").await, Ok("first".into()));
+        assert_eq!(pages.editing().settle(Err::<(), _>("not yours"), |_| true), Err("not yours"));
+        assert_eq!(page("again").await, Ok("first".into()), "refused: nothing changed");
+        assert_eq!(pages.editing().settle(Err::<(), _>("connection lost"), |_| false), Err("connection lost"));
+        assert_eq!(page("after").await, Ok("after".into()), "it may have been made");
+        assert_eq!(pages.editing().settle(Ok::<_, ()>(()), |_| true), Ok(()));
+        assert_eq!(page("made").await, Ok("made".into()));
     }
 
     #[tokio::test]

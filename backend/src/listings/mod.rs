@@ -34,6 +34,14 @@ pub enum ListingsError {
     Db(#[from] DbError),
 }
 
+impl ListingsError {
+    /// Whether the change was refused before anything was written: every error but the database's,
+    /// which may have come after the commit.
+    pub fn changed_nothing(&self) -> bool {
+        !matches!(self, Self::Db(_))
+    }
+}
+
 impl From<diesel::result::Error> for ListingsError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Db(err.into())

@@ -83,7 +83,7 @@ pub async fn follow(
             (cursor, false)
         }
         Start::After(after) => match kept(&hub, &pool).await? {
-            Some((first_kept, last)) if after + 1 < first_kept || after > last => {
+            Some((first_kept, last)) if after.saturating_add(1) < first_kept || after > last => {
                 // Resume where a page fetched from now on is sure to have seen: this process's relay's
                 // position (a kept page of the market is never older), unless the log no longer keeps
                 // what follows it; the changes after it are read from the log.

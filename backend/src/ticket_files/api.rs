@@ -11,7 +11,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, OpenApi, param::Path};
 use uuid::Uuid;
 
-use super::{FileKind, TicketFile};
+use super::{FileKind, TicketFile, TicketFilesError};
 use crate::http::ApiTags;
 use crate::http::auth::SessionAuth;
 use crate::http::error::ApiError;
@@ -79,8 +79,10 @@ impl TicketFilesApi {
         let who = auth.user(&state).await?;
         let declared = request.header(poem::http::header::CONTENT_TYPE);
         let now = state.now();
-        let _editing = state.market_pages.editing();
-        let row = super::attach(&state.pool, state.files.as_ref(), who.user_id, id.0, &body.0, declared, now).await?;
+        let editing = state.market_pages.editing();
+        let attached =
+            super::attach(&state.pool, state.files.as_ref(), who.user_id, id.0, &body.0, declared, now).await;
+        let row = editing.settle(attached, TicketFilesError::changed_nothing)?;
         Ok(Json(TicketView::new(row, now)))
     }
 

@@ -47,6 +47,18 @@ pub enum TicketFilesError {
     Db(#[from] DbError),
 }
 
+impl TicketFilesError {
+    /// Whether the change was refused before anything was written: not when the database or the
+    /// file store failed, which may have been after a commit.
+    pub fn changed_nothing(&self) -> bool {
+        match self {
+            Self::Invalid(_) | Self::TooLarge | Self::OrderNotFound | Self::NotAvailable { .. } => true,
+            Self::Listing(err) => err.changed_nothing(),
+            Self::FileMissing { .. } | Self::Store(_) | Self::Db(_) => false,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for TicketFilesError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Db(err.into())

@@ -105,6 +105,18 @@ async fn a_sellers_file_edit_and_delete_each_show_on_the_next_page_at_once() {
     app.attach_file(&seller, &draft, crate::support::TICKET_PDF).await;
     assert_eq!(market(&app).await.len(), 2, "the attached file put it on the market");
 
+    // A change refused (not the seller's listing) changed nothing: the page stays kept.
+    let stranger = app.register("stranger@example.com").await;
+    let refused =
+        app.authed(&stranger, Method::DELETE, &format!("/api/tickets/{}", ticket["id"].as_str().expect("id")));
+    expect_status(refused.send().await.expect("send"), StatusCode::NOT_FOUND).await;
+    unrecorded_price(&app, &ticket, 4_100).await;
+    assert_eq!(market(&app).await.len(), 2);
+    assert!(
+        market(&app).await.iter().any(|item| item["price"].as_i64() == Some(4_000)),
+        "still the page kept before the refusal"
+    );
+
     let id = ticket["id"].as_str().expect("id");
     let mut edit = crate::support::listing("Jazz night", 4_500);
     edit["version"] = ticket["version"].clone();
