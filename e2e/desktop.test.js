@@ -118,6 +118,11 @@ class App {
     for (const [width, suffix] of [[375, '-375'], [1280, '']]) {
       await call('POST', this.path('/window/rect'), { width, height: 900 });
       await this.until(`the window at ${width} px`, 'return window.innerWidth === arguments[0]', width);
+      // Laid out at the new width is not yet painted: the photograph waits for two frames drawn.
+      await call('POST', this.path('/execute/async'), {
+        script: 'const drawn = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => drawn()));',
+        args: [],
+      });
       await this.screenshot(`${name}${suffix}`);
     }
   }

@@ -2,10 +2,11 @@
 //!
 //! A page is kept with what was known of the market when its query began: the live log's position
 //! this process had reached (`live::Hub::position`) and how many listings its sellers had changed
-//! through this process. It is answered again only while both are unchanged and for at most
-//! `MARKET_PAGE_MAX_AGE`:
+//! through this process. It answers a request that knows no more (and whose client's stream, its
+//! `since`, is no further on) for at most `MARKET_PAGE_MAX_AGE`:
 //! - a seller's change through this process (listing, editing, deleting, attaching the file) ends
-//!   every page kept before it was answered, so the seller sees it on the next page they load here;
+//!   every page kept before it was answered, so the seller sees it on the next page they load here
+//!   (a change refused, having changed nothing, ends none);
 //! - any other change (a reservation, a payment, a job's, another process's) ends them once the
 //!   relay has read it from the log, within the sequencer's interval (100 ms by default): a crowd
 //!   reserving through this process leaves its pages kept between those readings;
@@ -13,8 +14,8 @@
 //!   relay that has lost its connection.
 //!
 //! However many ask for a page that is not kept, one of them runs its query and the rest wait for
-//! its answer; if that query fails or is given up, each of them runs its own. Nothing here decides
-//! what may be sold: a reservation always asks the database.
+//! its answer; if that query fails each of them runs its own at once, and if it is given up they ask
+//! again. Nothing here decides what may be sold: a reservation always asks the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,6 +315,12 @@ mod tests {
         DateTime::UNIX_EPOCH + TimeDelta::milliseconds(millis)
     }
 
+    /// A query that waits until `released`, then counts itself and answers `body`.
+    async fn held(released: oneshot::Receiver<()>, queries: &AtomicUsize, body: &'static str) -> Result<Bytes, ()> {
+        released.await.expect("released");
+        counted(queries, body).await
+    }
+
     /// A query that counts itself and answers `body`.
     async fn counted(queries: &AtomicUsize, body: &'static str) -> Result<Bytes, ()> {
         queries.fetch_add(1, Ordering::SeqCst);
@@ -324,10 +331,7 @@ mod tests {
     async fn many_asking_for_a_page_not_kept_share_one_query() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
         let (release, released) = oneshot::channel::<()>();
-        let first = pages.page(&filter, Some(1), None, at(0), async {
-            released.await.expect("released");
-            counted(&queries, "page").await
-        });
+        let first = pages.page(&filter, Some(1), None, at(0), held(released, &queries, "page"));
         // Polled in order: the first query has begun before the others ask.
         let (first, second, third, ()) = tokio::join!(
             first,
@@ -404,14 +408,8 @@ mod tests {
     async fn a_client_further_on_runs_its_own_query_beside_the_one_the_rest_wait_for() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
         let ((release, released), (release_further, further_released)) = (oneshot::channel(), oneshot::channel());
-        let running = pages.page(&filter, Some(5), None, at(0), async {
-            released.await.expect("released");
-            counted(&queries, "at 5").await
-        });
-        let further = pages.page(&filter, Some(5), Some(9), at(0), async {
-            further_released.await.expect("released");
-            counted(&queries, "for 9").await
-        });
+        let running = pages.page(&filter, Some(5), None, at(0), held(released, &queries, "at 5"));
+        let further = pages.page(&filter, Some(5), Some(9), at(0), held(further_released, &queries, "for 9"));
         // Asks while both run: it waits for the query that was first, which kept its place.
         let later = pages.page(&filter, Some(5), None, at(0), counted(&queries, "another"));
         let (running, further, later, ()) = tokio::join!(running, further, later, async {
@@ -454,10 +452,7 @@ mod tests {
     async fn a_query_that_began_knowing_less_does_not_replace_a_newer_page() {
         let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
         let (release, released) = oneshot::channel::<()>();
-        let older = pages.page(&filter, Some(5), None, at(0), async {
-            released.await.expect("released");
-            counted(&queries, "at 5").await
-        });
+        let older = pages.page(&filter, Some(5), None, at(0), held(released, &queries, "at 5"));
         let newer = async {
             // It knows more than the query running, so runs its own rather than wait.
             let newer = pages.page(&filter, Some(6), None, at(0), counted(&queries, "at 6")).await;

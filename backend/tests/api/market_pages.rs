@@ -8,7 +8,7 @@ use serde_json::Value;
 use ticket_exchange::live::{relay, sequencer};
 
 use crate::support::database::count;
-use crate::support::{TestApp, expect_status};
+use crate::support::{Session, TestApp, expect_status};
 
 /// Gives every committed change its place in the live log (the background sequencer may hold its
 /// turn for a moment) and hands them to this process's hub: from here, the hub's position moves only
@@ -33,6 +33,18 @@ async fn unrecorded_price(app: &TestApp, ticket: &Value, price: i64) {
         .expect("update");
 }
 
+/// A server whose sequencer ran once at start and then not within the test, so changes reach the
+/// log's positions (and this process's relay) only when the test places them; a seller's listing on
+/// its market at 4,000, on a page now kept.
+async fn a_market_of_one() -> (TestApp, Session, Value) {
+    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
+    let seller = app.register("seller@example.com").await;
+    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
+    changes_relayed(&app).await;
+    assert_eq!(market_price(&app).await, 4_000);
+    (app, seller, ticket)
+}
+
 async fn market(app: &TestApp) -> Vec<Value> {
     let page =
         expect_status(app.request(Method::GET, "/api/tickets").send().await.expect("send"), StatusCode::OK).await;
@@ -47,14 +59,8 @@ async fn market_price(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_kept_page_ends_with_a_sellers_change_here_a_change_in_the_log_or_its_age() {
-    // The sequencer runs once at start and then not within the test: changes reach the log's
-    // positions (and so this process's relay) only when the test places them.
-    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
-    let seller = app.register("seller@example.com").await;
+    let (app, seller, ticket) = a_market_of_one().await;
     let buyer = app.register("buyer@example.com").await;
-    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
-    changes_relayed(&app).await;
-    assert_eq!(market_price(&app).await, 4_000);
 
     unrecorded_price(&app, &ticket, 4_100).await;
     assert_eq!(market_price(&app).await, 4_000, "the page is kept");
@@ -90,13 +96,9 @@ async fn with_no_age_allowed_every_page_is_written_anew() {
 
 #[tokio::test]
 async fn a_sellers_file_edit_and_delete_each_show_on_the_next_page_at_once() {
-    // As above: the log's positions move only when the test places them, so each page below can
-    // have ended only through the seller's change here.
-    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
-    let seller = app.register("seller@example.com").await;
-    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
-    changes_relayed(&app).await;
-    assert_eq!(market_price(&app).await, 4_000);
+    // The log's positions move only when the test places them, so each page below can have ended
+    // only through the seller's change here.
+    let (app, seller, ticket) = a_market_of_one().await;
 
     // A draft is not on the market; attaching its file puts it there.
     let draft = app.authed(&seller, Method::POST, "/api/tickets").json(&crate::support::listing("Late show", 3_000));
@@ -134,12 +136,8 @@ async fn a_sellers_file_edit_and_delete_each_show_on_the_next_page_at_once() {
 async fn a_page_asked_for_as_of_a_position_this_process_has_not_reached_is_written_anew() {
     // A client's stream may be followed through another process, further on in the log than this
     // one's relay: its page must still have seen everything its stream goes on from.
-    let app = TestApp::spawn_with(&[("LIVE_SEQUENCE_INTERVAL", "1h")]).await;
-    let seller = app.register("seller@example.com").await;
-    let ticket = app.create_ticket(&seller, "Jazz night", 4_000).await;
-    changes_relayed(&app).await;
+    let (app, _, ticket) = a_market_of_one().await;
     let position = crate::support::live::Follower::open(&app.base_url, None).await.start.expect("start");
-    assert_eq!(market_price(&app).await, 4_000);
 
     unrecorded_price(&app, &ticket, 4_100).await;
     let app = &app;
