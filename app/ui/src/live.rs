@@ -171,6 +171,8 @@ fn note(heard: &Heard) -> bool {
     FOLLOWING.with(|following| match heard {
         Heard::Opened => {
             following.connected.set(true);
+            // A stream is back: pages wait for it (a moment at most) rather than fetch without it.
+            following.reopening.set(false);
             // Reconnected with the last id: it carries on from where it was.
             following.heard_here.get() && following.follow()
         }

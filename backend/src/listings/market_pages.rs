@@ -105,7 +105,10 @@ struct Kept {
 
 /// A page's query, running.
 struct Writing {
+    /// What the page will be kept as.
     known: Known,
+    /// What it will have seen: its client's `since` too (that client had heard it before asking).
+    needed: Known,
     written_at: DateTime<Utc>,
     /// How it went, for those waiting. Dropped while `Running` when the query is given up.
     outcome: watch::Sender<Outcome>,
@@ -142,7 +145,7 @@ enum Turn<'a> {
     Wait(watch::Receiver<Outcome>),
     /// Runs the query, and others wait for it.
     Lead(Leading<'a>),
-    /// Runs the query alone: it needs a page further on than the running one, which serves
+    /// Runs the query alone: it needs a page further on than the running one, which still serves
     /// everyone else.
     Alone,
 }
@@ -226,13 +229,17 @@ impl MarketPages {
                     return Ok(page.body);
                 }
                 match writing.get(filter) {
-                    Some(running) if answers(running.known, running.written_at) => {
+                    Some(running) if answers(running.needed, running.written_at) => {
                         Turn::Wait(running.outcome.subscribe())
                     }
-                    Some(running) if running.known.covers(known) => Turn::Alone,
+                    // Young enough and knowing all this process knows: it stays the one the rest
+                    // wait for. One older than the age is replaced.
+                    Some(running) if running.known.covers(known) && now - running.written_at <= self.max_age => {
+                        Turn::Alone
+                    }
                     _ => {
-                        let writing_now =
-                            Arc::new(Writing { known, written_at: now, outcome: watch::channel(Outcome::Running).0 });
+                        let outcome = watch::channel(Outcome::Running).0;
+                        let writing_now = Arc::new(Writing { known, needed, written_at: now, outcome });
                         writing.insert(filter.clone(), writing_now.clone());
                         Turn::Lead(Leading { kept, filter, writing: writing_now })
                     }
@@ -418,6 +425,32 @@ mod tests {
         });
         assert_eq!((running, further, later), (Ok("at 5".into()), Ok("for 9".into()), Ok("at 5".into())));
         assert_eq!(queries.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_query_running_longer_than_the_age_is_replaced_as_the_one_waited_for() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let ((release, released), (release_newer, newer_released)) = (oneshot::channel(), oneshot::channel());
+        let slow = pages.page(&filter, Some(1), None, at(0), held(released, &queries, "slow"));
+        let newer = pages.page(&filter, Some(1), None, at(1_001), held(newer_released, &queries, "newer"));
+        let waiting = pages.page(&filter, Some(1), None, at(1_001), counted(&queries, "another"));
+        let (slow, newer, waiting, ()) = tokio::join!(slow, newer, waiting, async {
+            release_newer.send(()).expect("release");
+            release.send(()).expect("release");
+        });
+        assert_eq!((slow, newer, waiting), (Ok("slow".into()), Ok("newer".into()), Ok("newer".into())));
+        assert_eq!(queries.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn clients_further_on_by_the_same_position_share_a_query() {
+        let (pages, queries, filter) = (pages(), AtomicUsize::new(0), filter());
+        let (release, released) = oneshot::channel();
+        let first = pages.page(&filter, Some(5), Some(9), at(0), held(released, &queries, "for 9"));
+        let second = pages.page(&filter, Some(5), Some(9), at(0), counted(&queries, "another"));
+        let (first, second, ()) = tokio::join!(first, second, async { release.send(()).expect("release") });
+        assert_eq!((first, second), (Ok("for 9".into()), Ok("for 9".into())));
+        assert_eq!(queries.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
