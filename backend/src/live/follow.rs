@@ -84,13 +84,9 @@ pub async fn follow(
         }
         Start::After(after) => match kept(&hub, &pool).await? {
             Some((first_kept, last)) if after.saturating_add(1) < first_kept || after > last => {
-                // Resume where a page fetched from now on is sure to have seen: this process's relay's
-                // position (a kept page of the market is never older), unless the log no longer keeps
-                // what follows it; the changes after it are read from the log.
-                let resume = hub.position().filter(|position| position + 1 >= first_kept && *position <= last);
-                let resume = resume.unwrap_or(last);
-                first = Some(Item::Refetch { position: resume });
-                (resume, resume < last)
+                // The client fetches as of `last` (the market's `since`), and follows from there.
+                first = Some(Item::Refetch { position: last });
+                (last, false)
             }
             Some(_) => (after, true),
             None if after > 0 => {
