@@ -1,7 +1,7 @@
 //! The web UI's files (`WEB_DIR`). A file that `cargo xtask web` gzipped beside itself
 //! (`<name>.gz`) goes as that copy, with `Content-Encoding: gzip`, to a browser that accepts gzip,
 //! and as it is to one that does not; nothing is compressed per request. Every unknown path is
-//! answered with `index.html`, for the UI's own router.
+//! answered with `index.html`, for the UI's own router. HEAD is answered as GET is, without the body.
 
 use std::path::Path;
 
@@ -77,7 +77,12 @@ fn accepts_gzip<'a>(values: impl Iterator<Item = &'a str>) -> bool {
 impl Endpoint for WebFiles {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        // poem's file endpoint answers GET alone. A HEAD gets GET's answer: its headers, the length
+        // among them, while hyper leaves the body of an answer to HEAD unsent.
+        if req.method() == Method::HEAD {
+            req.set_method(Method::GET);
+        }
         let path = req.uri().path();
         let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
         let Some(media_type) = compressed_type(&file) else {
@@ -85,11 +90,7 @@ impl Endpoint for WebFiles {
         };
         let wants_gzip =
             accepts_gzip(req.headers().get_all(ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()));
-        let copy = if wants_gzip && matches!(*req.method(), Method::GET | Method::HEAD) {
-            self.gzipped_copy(&req, &file).await
-        } else {
-            None
-        };
+        let copy = if wants_gzip && req.method() == Method::GET { self.gzipped_copy(&req, &file).await } else { None };
         let mut response = match copy {
             Some(mut response) => {
                 response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

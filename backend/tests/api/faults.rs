@@ -55,7 +55,7 @@ async fn cluster_with_database() -> (PrivateCluster, String) {
 async fn while_postgres_restarts_the_api_answers_503_then_recovers_and_loses_nothing() {
     const BUYERS: usize = 24;
     let (cluster, url) = cluster_with_database().await;
-    let server = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;
+    let mut server = ServerProcess::start(&url, &[("BACKGROUND_JOBS", "false")]).await;
     let client = reqwest::Client::new();
     let people = seed::buyers(&url, 1 + BUYERS, chrono::Utc::now()).await;
     let (seller, buyers) = people.split_first().expect("people");

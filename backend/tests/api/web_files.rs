@@ -2,7 +2,7 @@
 //! files as they are to the rest, `index.html` for the UI's own routes.
 
 use reqwest::Method;
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 
 use crate::support::TestApp;
 
@@ -80,5 +80,28 @@ async fn files_without_a_gzipped_copy_and_the_ui_s_own_routes_go_as_they_are() {
     let outside =
         app.request(Method::GET, "/..%2f..%2fetc%2fpasswd").header(ACCEPT_ENCODING, "gzip").send().await.expect("get");
     assert!(!outside.text().await.expect("body").contains("root:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn head_is_answered_as_get_is_without_the_body() {
+    let dir = web_dir();
+    let app = TestApp::spawn_with(&[("WEB_DIR", dir.to_str().expect("utf-8"))]).await;
+
+    for (path, encoding, length) in [
+        ("/app_bg.wasm", Some("gzip"), b"\x1f\x8b gzipped module".len()),
+        ("/logo.png", None, b"\x89PNG".len()),
+        ("/", Some("gzip"), b"\x1f\x8b gzipped page".len()),
+        ("/orders/123", None, b"<!doctype html><title>plain</title>".len()),
+    ] {
+        let head = app.request(Method::HEAD, path).header(ACCEPT_ENCODING, "gzip").send().await.expect("head");
+        assert_eq!(head.status(), 200, "{path}");
+        assert_eq!(head.headers().get(CONTENT_ENCODING).map(|v| v.to_str().expect("ascii")), encoding, "{path}");
+        assert_eq!(head.headers()[CONTENT_LENGTH], length.to_string().as_str(), "{path}");
+        assert!(head.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    // Other methods are still refused.
+    let post = app.request(Method::POST, "/logo.png").send().await.expect("post");
+    assert_eq!(post.status(), 405);
     let _ = std::fs::remove_dir_all(&dir);
 }
