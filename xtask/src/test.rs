@@ -83,15 +83,21 @@ fn rust_tests(root: &Path, cluster: &Cluster, python: &Path, filters: &[String])
         }
         let status = tests.status().with_context(|| format!("cannot start {tests:?}"))?;
         if status.code() == Some(NEXTEST_INVALID_FILTER_EXPRESSION) {
-            // A filter naming one workspace's binaries or packages names nothing in the other.
+            // A filter naming one workspace's binaries or packages names what the other lacks.
             unmatched += 1;
-            eprintln!("xtask: the filter names nothing in {}; its tests are skipped", workspace_name(ui));
+            eprintln!(
+                "xtask: nextest refused the filter in {} (it names a package or binary not there); its tests \
+                 are skipped",
+                workspace_name(ui)
+            );
         } else if !status.success() {
             bail!("{tests:?} failed with {status}");
         }
     }
     if unmatched == 2 {
-        bail!("the filter {filters:?} names nothing in either workspace");
+        bail!(
+            "nextest refused the filter {filters:?} in both workspaces (one filter cannot name packages or binaries of both)"
+        );
     }
     Ok(())
 }

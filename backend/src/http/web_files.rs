@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use poem::endpoint::StaticFilesEndpoint;
-use poem::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use poem::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, IF_RANGE, RANGE, VARY};
 use poem::http::{HeaderValue, Method, StatusCode, Uri};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
@@ -38,6 +38,29 @@ impl WebFiles {
             // No copy (poem answers a missing file with an error).
             Err(_) => None,
         }
+    }
+
+    /// The answer to a GET (or another method, which the file endpoint refuses).
+    async fn answer(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
+        let Some(media_type) = compressed_type(&file) else {
+            return Ok(self.files.call(req).await?.into_response());
+        };
+        let wants_gzip =
+            accepts_gzip(req.headers().get_all(ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()));
+        let copy = if wants_gzip && req.method() == Method::GET { self.gzipped_copy(&req, &file).await } else { None };
+        let mut response = match copy {
+            Some(mut response) => {
+                response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
+                response
+            }
+            None => self.files.call(req).await?.into_response(),
+        };
+        // Caches must keep the two forms apart.
+        response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+        Ok(response)
     }
 }
 
@@ -78,29 +101,16 @@ impl Endpoint for WebFiles {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        // poem's file endpoint answers GET alone. A HEAD gets GET's answer: its headers, the length
-        // among them, while hyper leaves the body of an answer to HEAD unsent.
-        if req.method() == Method::HEAD {
-            req.set_method(Method::GET);
+        // poem's file endpoint answers GET alone. A HEAD is answered as a GET of the whole file (a
+        // range is for GET only): its headers, the length among them, without the body.
+        if req.method() != Method::HEAD {
+            return self.answer(req).await;
         }
-        let path = req.uri().path();
-        let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
-        let Some(media_type) = compressed_type(&file) else {
-            return Ok(self.files.call(req).await?.into_response());
-        };
-        let wants_gzip =
-            accepts_gzip(req.headers().get_all(ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()));
-        let copy = if wants_gzip && req.method() == Method::GET { self.gzipped_copy(&req, &file).await } else { None };
-        let mut response = match copy {
-            Some(mut response) => {
-                response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
-                response
-            }
-            None => self.files.call(req).await?.into_response(),
-        };
-        // Caches must keep the two forms apart.
-        response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+        req.set_method(Method::GET);
+        req.headers_mut().remove(RANGE);
+        req.headers_mut().remove(IF_RANGE);
+        let mut response = self.answer(req).await?;
+        response.set_body(());
         Ok(response)
     }
 }

@@ -100,6 +100,11 @@ async fn head_is_answered_as_get_is_without_the_body() {
         assert_eq!(head.headers()[CONTENT_LENGTH], length.to_string().as_str(), "{path}");
         assert!(head.bytes().await.expect("body").is_empty(), "{path}");
     }
+    // A range is for GET only: HEAD tells of the whole file.
+    let ranged =
+        app.request(Method::HEAD, "/logo.png").header(reqwest::header::RANGE, "bytes=0-1").send().await.expect("head");
+    assert_eq!(ranged.status(), 200);
+    assert_eq!(ranged.headers()[CONTENT_LENGTH], "4");
     // Other methods are still refused.
     let post = app.request(Method::POST, "/logo.png").send().await.expect("post");
     assert_eq!(post.status(), 405);

@@ -57,7 +57,8 @@ impl ServerProcess {
     /// Waits (bounded) until this process answers ready on its port (true) or exits (false). Only its
     /// own answer counts: another test's server may hold the port.
     async fn ready_or_exited(&mut self) -> bool {
-        let client = reqwest::Client::new();
+        // A listener that takes the request and never answers must not hold the probe up.
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
         // Start-up (migrations, binding) takes a moment; the probe is bounded, and nothing else waits.
         for _ in 0..600 {
             if client.get(format!("{}/api/readyz", self.base_url)).send().await.is_ok_and(|r| r.status().is_success())
