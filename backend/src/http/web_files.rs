@@ -1,7 +1,8 @@
 //! The web UI's files (`WEB_DIR`). A file that `cargo xtask web` gzipped beside itself
 //! (`<name>.gz`) goes as that copy, with `Content-Encoding: gzip`, to a browser that accepts gzip,
 //! and as it is to one that does not; nothing is compressed per request. Every unknown path is
-//! answered with `index.html`, for the UI's own router. HEAD is answered as GET is, without the body.
+//! answered with `index.html` (gzipped, as the page is), for the UI's own router. HEAD is answered
+//! as GET is, without the body.
 
 use std::path::Path;
 
@@ -26,12 +27,7 @@ impl WebFiles {
 
     /// The gzipped copy of the file `path` names, when there is one.
     async fn gzipped_copy(&self, req: &Request, path: &str) -> Option<Response> {
-        let uri: Uri = format!("{path}.gz").parse().ok()?;
-        let mut copy = Request::builder().method(req.method().clone()).uri(uri);
-        for (name, value) in req.headers() {
-            copy = copy.header(name, value);
-        }
-        match self.gzipped.call(copy.finish()).await {
+        match self.gzipped.call(Self::asked_of(req, &format!("{path}.gz"))?).await {
             Ok(response) => Some(response.into_response()),
             // A range the copy does not have is refused as such, not answered from the other form.
             Err(err) if err.status() == StatusCode::RANGE_NOT_SATISFIABLE => Some(err.into_response()),
@@ -40,10 +36,34 @@ impl WebFiles {
         }
     }
 
+    /// `req` as asked of `path` instead.
+    fn asked_of(req: &Request, path: &str) -> Option<Request> {
+        let uri: Uri = path.parse().ok()?;
+        let mut copy = Request::builder().method(req.method().clone()).uri(uri);
+        for (name, value) in req.headers() {
+            copy = copy.header(name, value);
+        }
+        Some(copy.finish())
+    }
+
     /// The answer to a GET (or another method, which the file endpoint refuses).
-    async fn answer(&self, req: Request) -> poem::Result<Response> {
+    async fn answer(&self, mut req: Request) -> poem::Result<Response> {
         let path = req.uri().path();
-        let file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
+        let mut file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
+        if compressed_type(&file).is_none() && req.method() == Method::GET {
+            // A file under its own name (a picture) goes as it is. Any other path is a route of the
+            // UI's, answered with the page as the page itself is: gzipped where it can be.
+            let Some(page) = Self::asked_of(&req, "/index.html") else {
+                return Ok(self.files.call(req).await?.into_response());
+            };
+            match self.gzipped.call(req).await {
+                Err(err) if err.status() == StatusCode::NOT_FOUND => {
+                    req = page;
+                    file = "/index.html".to_owned();
+                }
+                answer => return Ok(answer?.into_response()),
+            }
+        }
         let Some(media_type) = compressed_type(&file) else {
             return Ok(self.files.call(req).await?.into_response());
         };

@@ -49,8 +49,8 @@ async fn a_browser_that_accepts_gzip_gets_the_gzipped_copy_and_one_that_does_not
         assert_eq!(plain.bytes().await.expect("body").as_ref(), b"\0asm plain");
     }
 
-    // The page itself, at `/` as at its name.
-    for path in ["/", "/index.html"] {
+    // The page itself, at `/` as at its name, and for a route of the UI's.
+    for path in ["/", "/index.html", "/orders/123"] {
         let page = app.request(Method::GET, path).header(ACCEPT_ENCODING, "gzip").send().await.expect("get");
         assert_eq!(page.headers()[CONTENT_ENCODING], "gzip", "{path}");
         assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8", "{path}");
@@ -92,7 +92,7 @@ async fn head_is_answered_as_get_is_without_the_body() {
         ("/app_bg.wasm", Some("gzip"), b"\x1f\x8b gzipped module".len()),
         ("/logo.png", None, b"\x89PNG".len()),
         ("/", Some("gzip"), b"\x1f\x8b gzipped page".len()),
-        ("/orders/123", None, b"<!doctype html><title>plain</title>".len()),
+        ("/orders/123", Some("gzip"), b"\x1f\x8b gzipped page".len()),
     ] {
         let head = app.request(Method::HEAD, path).header(ACCEPT_ENCODING, "gzip").send().await.expect("head");
         assert_eq!(head.status(), 200, "{path}");
