@@ -50,12 +50,12 @@ impl WebFiles {
     async fn answer(&self, mut req: Request) -> poem::Result<Response> {
         let path = req.uri().path();
         let mut file = if path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
-        if compressed_type(&file).is_none() && req.method() == Method::GET {
-            // A file under its own name (a picture) goes as it is. Any other path is a route of the
-            // UI's, answered with the page as the page itself is: gzipped where it can be.
-            let Some(page) = Self::asked_of(&req, "/index.html") else {
-                return Ok(self.files.call(req).await?.into_response());
-            };
+        // A file under its own name (a picture) goes as it is. Any other path is a route of the UI's,
+        // answered with the page as the page itself is: gzipped where it can be.
+        if compressed_type(&file).is_none()
+            && req.method() == Method::GET
+            && let Some(page) = Self::asked_of(&req, "/index.html")
+        {
             match self.gzipped.call(req).await {
                 Err(err) if err.status() == StatusCode::NOT_FOUND => {
                     req = page;
