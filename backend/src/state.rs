@@ -11,6 +11,7 @@ use crate::listings::market_pages::MarketPages;
 use crate::live::Hub;
 use crate::metrics::Metrics;
 use crate::notifications::{Mailer, Notifier};
+use crate::orders::ReservationBatches;
 use crate::payments::Payments;
 use crate::ticket_files::{DatabaseFileStore, FileStore};
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub live: Arc<Hub>,
     /// The market's pages, kept while nothing can have changed them.
     pub market_pages: MarketPages,
+    /// Reservations on their way to the database, in batches.
+    pub reservations: ReservationBatches,
 }
 
 impl AppState {
@@ -54,7 +57,8 @@ impl AppState {
         let log_readers = (config.database_pool_size / 4).max(1);
         let live = Arc::new(Hub::new(config.live.max_subscribers, log_readers));
         let market_pages = MarketPages::new(config.market_pages);
-        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live, market_pages }))
+        let reservations = ReservationBatches::new(pool.clone(), config.orders);
+        Ok(Arc::new(Self { pool, clock, config, payments, notifier, metrics, files, live, market_pages, reservations }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -131,6 +131,12 @@ impl From<Invalid> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
+        Self::from(&err)
+    }
+}
+
+impl From<&DbError> for ApiError {
+    fn from(err: &DbError) -> Self {
         match err {
             DbError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
@@ -320,6 +326,7 @@ impl From<OrdersError> for ApiError {
                 "Payments are not available right now; please try again later.",
             ))),
             OrdersError::Db(err) => err.into(),
+            OrdersError::BatchFailed(err) => Self::from(&*err),
         }
     }
 }

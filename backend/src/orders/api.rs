@@ -236,7 +236,7 @@ impl OrdersApi {
         body: Json<ReserveRequest>,
     ) -> Result<Reserved, ApiError> {
         let session = auth.check(&state);
-        let order = super::reserve(&state.pool, &session, body.ticket_id, state.config.orders).await?;
+        let order = super::reserve(&state.reservations, &session, body.ticket_id).await?;
         Ok(Reserved::Created(Json(OrderView::new(order, session.now))))
     }
 

@@ -1,8 +1,9 @@
 //! Orders: a buyer's 15-minute hold on a listing, its cancellation or expiry, and order history.
 
 pub mod api;
+pub mod batches;
 pub mod holds;
-mod reservation;
+pub mod reservation;
 pub mod store;
 pub mod sweep;
 
@@ -10,10 +11,11 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
+pub use batches::ReservationBatches;
+use reservation::Ask;
 pub use store::OrderRow;
 
 use crate::accounts::{self, SessionCheck};
-use crate::config::OrderPolicy;
 use crate::db::{self, DbError, DbPool};
 use crate::listings::store as tickets;
 use crate::outbox::{self, Event};
@@ -45,6 +47,11 @@ pub enum OrdersError {
     PaymentStarted,
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The database failed the batch this reservation was sent in, and every reservation in it
+    /// (`batches`); nothing of the batch was written, or, if its connection was lost, what was
+    /// cannot be known here.
+    #[error("reservation batch failed: {0}")]
+    BatchFailed(std::sync::Arc<DbError>),
 }
 
 impl From<diesel::result::Error> for OrdersError {
@@ -56,22 +63,22 @@ impl From<diesel::result::Error> for OrdersError {
     }
 }
 
-/// Reserves `ticket_id`, until `policy.hold` from the time of `session`, for the user whose session
-/// `session` checks: one statement, the SQL function `reserve_ticket`, which checks the session and
-/// takes the hold, the order and its event together (its comment states the rules and how races
-/// end). A ticket under a hold that has run out is first freed here as the sweep would free it, with
-/// its events, and asked for again once.
+/// Reserves `ticket_id`, until the policy's hold from the time of `session`, for the user whose
+/// session `session` checks: sent with the next batch of reservations (`batches`) to the SQL
+/// function `reserve_tickets`, which checks the session and takes the hold, the order and its event
+/// together (its comment states the rules and how races end). A ticket under a hold that has run
+/// out is first freed here as the sweep would free it, with its events, and asked for again once.
 pub async fn reserve(
-    pool: &DbPool,
+    reservations: &ReservationBatches,
     session: &SessionCheck,
     ticket_id: Uuid,
-    policy: OrderPolicy,
 ) -> Result<OrderRow, OrdersError> {
-    let mut conn = db::conn(pool).await?;
-    let first = reservation::attempt(&mut conn, session, ticket_id, policy).await;
+    let ask = Ask { session: session.clone(), ticket_id };
+    let first = reservations.reserve(ask.clone()).await;
     if !matches!(first, Err(reservation::Refusal::HoldLapsed)) {
         return first.map_err(OrdersError::from);
     }
+    let mut conn = db::conn(reservations.pool()).await?;
     let handed_over = conn
         .transaction(async |conn| {
             let Some(ticket) = tickets::find_for_update(conn, ticket_id).await? else {
@@ -88,10 +95,11 @@ pub async fn reserve(
             Ok(order.filter(|order| caller == Some(order.buyer_id)))
         })
         .await?;
+    drop(conn);
     if let Some(order) = handed_over {
         return Ok(order);
     }
-    reservation::attempt(&mut conn, session, ticket_id, policy).await.map_err(OrdersError::from)
+    reservations.reserve(ask).await.map_err(OrdersError::from)
 }
 
 /// The buyer releases a hold at once.

@@ -1,6 +1,7 @@
 //! Tests of the backend through HTTP, against real PostgreSQL.
 
 mod accounts;
+mod batches;
 mod demo;
 mod email;
 mod errors;

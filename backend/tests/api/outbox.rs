@@ -128,9 +128,8 @@ async fn dispatchers_on_several_replicas_hand_each_delivery_to_one_of_them() {
     for buyer in &people[1..] {
         let ticket = seed::ticket_for_sale(&app, people[0].user_id, "Seat", now).await;
         let session = ticket_exchange::accounts::SessionCheck::new(&buyer.token, now, app.state.config.sessions);
-        let order = ticket_exchange::orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders)
-            .await
-            .expect("reserve");
+        let order =
+            ticket_exchange::orders::reserve(&app.state.reservations, &session, ticket.id).await.expect("reserve");
         ticket_exchange::orders::cancel(&app.pool, buyer.user_id, order.id, now).await.expect("cancel");
     }
     let calls = Arc::new(AtomicUsize::new(0));

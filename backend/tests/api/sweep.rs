@@ -24,12 +24,11 @@ async fn two_sweeps_at_once_end_every_lapsed_hold_exactly_once() {
     let now = app.clock_now();
     let sellers = seed::buyers(&app.database_url, 1, now).await;
     let buyers = seed::buyers(&app.database_url, 100, now).await;
-    let policy = app.state.config.orders;
     for (n, buyer) in buyers.iter().enumerate() {
         for seat in 0..3 {
             let ticket = seed::ticket_for_sale(&app, sellers[0].user_id, &format!("Seat {n}-{seat}"), now).await;
             let session = SessionCheck::new(&buyer.token, now, app.state.config.sessions);
-            orders::reserve(&app.pool, &session, ticket.id, policy).await.expect("reserve");
+            orders::reserve(&app.state.reservations, &session, ticket.id).await.expect("reserve");
         }
     }
     let later = now + TimeDelta::minutes(15);
@@ -49,7 +48,7 @@ async fn holds_that_have_not_lapsed_are_left_alone() {
     let people = seed::buyers(&app.database_url, 2, now).await;
     let ticket = seed::ticket_for_sale(&app, people[0].user_id, "Seat", now).await;
     let session = SessionCheck::new(&people[1].token, now, app.state.config.sessions);
-    orders::reserve(&app.pool, &session, ticket.id, app.state.config.orders).await.expect("reserve");
+    orders::reserve(&app.state.reservations, &session, ticket.id).await.expect("reserve");
     let almost = now + TimeDelta::minutes(15) - TimeDelta::milliseconds(1);
     assert_eq!(sweep_lapsed_holds(&app.pool, almost, 10).await.expect("sweep"), 0);
     assert_eq!(count(&app, "SELECT count(*) AS count FROM tickets WHERE status = 'held'").await, 1);
