@@ -8,9 +8,10 @@
 //!    writes every page anew from the database.
 //! 2. Reservations through HTTP (every request a new buyer and listing, 8 and 32 connections, wrk)
 //!    beside pgbench running one `UPDATE` by random primary key on a table of as many rows, and
-//!    beside pgbench calling the server's own reservation, the SQL function `reserve_ticket`, and
-//!    beside pgbench writing only the two rows a reservation must (the hold and the order), the
-//!    most the schema's rules allow.
+//!    beside pgbench calling the server's own reservation, the SQL function `reserve_tickets`, one
+//!    reservation a call (the server sends as many as arrive together), and beside pgbench writing
+//!    only the two rows a reservation must (the hold and the order), the most the schema's rules
+//!    allow one transaction at a time.
 //! 3. 500 simultaneous buyers of one listing: winners and p99.
 //! 4. 1,000 subscribers of the live stream while reservations run: how many changes each is sent and
 //!    the delay from a change to its delivery, p50 and p99, beside the sequencer's interval (the
@@ -152,17 +153,19 @@ impl Drop for Server {
     }
 }
 
-/// The server's reservation (`orders::reservation`) as pgbench runs it: each transaction the next
-/// pair's buyer and listing, the default hold, hold limit and tax.
+/// The server's reservation (`orders::reservation`) as pgbench runs it, one reservation a call (a
+/// batch of one, as a quiet server sends them): each transaction the next pair's buyer and listing,
+/// the default hold, hold limit and tax.
 const RESERVE_SQL: &str = "SELECT nextval('bench_seq') AS n \\gset
-SELECT r.refusal, (r.reserved).* FROM bench_pairs p, reserve_ticket(sha256(convert_to(p.token, 'UTF8')), \
-now() - interval '7 days', p.ticket, gen_random_uuid(), now(), now() + interval '15 minutes', 3, 5000, \
-'order.created', jsonb_build_object('type', 'order.created'), '{}') AS r WHERE p.n = :n;
+SELECT r.refusal, (r.reserved).* FROM bench_pairs p, reserve_tickets(ARRAY[sha256(convert_to(p.token, 'UTF8'))], \
+ARRAY[p.ticket], ARRAY[gen_random_uuid()], ARRAY[jsonb_build_object('type', 'order.created')], \
+now() - interval '7 days', now(), now() + interval '15 minutes', 3, 5000, 'order.created', '{}') AS r WHERE p.n = :n;
 ";
 
 /// The two rows every reservation writes, alone, as one statement: the listing's hold and the order,
 /// each with its table's constraints, indexes and triggers, and nothing else (no session, no hold
-/// count, no event). The most reservations the schema allows, whatever the code around them.
+/// count, no event): the most reservations the schema allows one transaction at a time, whatever
+/// the code around them.
 const TWO_WRITES_SQL: &str = "SELECT nextval('bench_seq') AS n \\gset
 WITH held AS (UPDATE tickets t SET status = 'held', held_until = now() + interval '15 minutes', \
 hold_order_id = gen_random_uuid(), version = t.version + 1, updated_at = now() \
@@ -173,7 +176,7 @@ SELECT hold_order_id, buyer, id, event_name, price, price / 20, price + price / 
 held_until, 1, now(), now(), event_starts_at FROM held;
 ";
 
-/// Ends the holds `reserve_ticket` made on pairs `first..first + count` (their orders cancelled as
+/// Ends the holds `reserve_tickets` made on pairs `first..first + count` (their orders cancelled as
 /// lapsed, their listings available again), so the same pairs can be reserved again.
 fn release_sql(first: usize, count: usize) -> String {
     format!(
@@ -381,7 +384,7 @@ async fn main() {
         within_pairs(&mut conn, first_for_sql).await;
         say(format!(
             "reserve, {clients} clients: HTTP {} ({} refused) | pgbench, one UPDATE by primary key: {} | ratio {:.2} \
-             | pgbench, the same reserve_ticket: {} | HTTP / that {:.2} \
+             | pgbench, the same reserve_tickets one reservation a call: {} | HTTP / that {:.2} \
              | pgbench, its two writes alone (hold and order): {} | that / one UPDATE {:.2}",
             figures(&http),
             http.failed,

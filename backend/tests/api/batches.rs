@@ -109,8 +109,8 @@ async fn a_reservation_the_database_fails_fails_alone_and_its_batch_is_made() {
     }
     drop(conn);
 
-    // Asked for in one go: the first two go at once, each alone, and the other 18 wait for the next
-    // batch, which holds the poisoned one.
+    // Asked for in one go: the first goes at once, alone, the next eight in two batches of four
+    // beside it, and the other eleven, the poisoned one among them, wait and go together.
     let (sessions, reservations) = (app.state.config.sessions, &app.state.reservations);
     let outcomes = join_all(people[1..].iter().zip(&tickets).map(|(buyer, ticket)| {
         let session = SessionCheck::new(&buyer.token, now, sessions);
