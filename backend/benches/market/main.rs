@@ -433,7 +433,9 @@ async fn main() {
         mib(server.peak_rss_kib()),
         stages.join(", ")
     ));
-    // 4. Subscribers of the live stream while reservations run.
+    // 4. Subscribers of the live stream while reservations run. The crowd's winner is a change too:
+    // placed before they subscribe, so they hear only their own run's.
+    seed::until_sequenced(&mut conn).await;
     let requests: Vec<Request> = seed::pairs(&mut conn, 1 + 2 * CLIENTS.len() * PER_RUN + CROWD, LIVE_PAIRS)
         .await
         .into_iter()
